@@ -1,0 +1,54 @@
+"""`make bench`: per-epoch training time of the MNIST MLP with both input pipelines, in one run on this
+machine, and on a GPU also the 30-epoch CNN on CIFAR-10. Prints a table; stores nothing."""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+
+import torch
+
+from .environment import describe_environment
+from .errors import UserError
+from .training import RunConfig, run
+
+
+def epoch_times(config: RunConfig, data_root) -> tuple[float, float]:
+    """Return (first epoch, median of the later epochs) training time of one fresh run."""
+    times = run(config, data_root, results_dir=None, progress=False).column("train_time")
+    return times[0], statistics.median(times[1:]) if len(times) > 1 else times[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per MLP run (the first counts as warm-up)")
+    args = parser.parse_args(argv)
+    env = describe_environment()
+    print(f"machine: {env['cpu_model']}, {env['cpu_threads']} threads, GPU: {env['gpu'] or 'none'}; "
+          f"torch {env['torch']}")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    try:
+        for device in devices:
+            median = {}
+            for pipeline in ("template", "resident"):
+                config = RunConfig("mnist", "mlp", epochs=args.epochs, device=device, pipeline=pipeline)
+                first, median[pipeline] = epoch_times(config, args.data_root)
+                print(f"MNIST MLP  {device:4s} {pipeline:8s}  epoch 1 {first:7.2f} s   later epochs (median) "
+                      f"{median[pipeline]:7.2f} s", flush=True)
+            print(f"MNIST MLP  {device:4s} resident is {median['template'] / median['resident']:.1f}x faster "
+                  "than template per epoch", flush=True)
+        if "cuda" in devices:
+            history = run(RunConfig("cifar10", "cnn", lr=0.01, epochs=30, device="cuda", pipeline="resident",
+                                    val_size=5000), args.data_root, results_dir=None, progress=False)
+            print(f"CIFAR-10 CNN cuda resident  30 epochs: {history.epochs[-1]['cumulative_train_time']:.1f} s "
+                  f"training ({statistics.median(history.column('train_time')):.3f} s per epoch), "
+                  f"final test accuracy {history.epochs[-1]['test_accuracy']:.3f}", flush=True)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

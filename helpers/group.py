@@ -1,0 +1,73 @@
+"""The group's details (names, student IDs, 3.5 declarations) from the small file the group edits."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .errors import UserError
+
+EXERCISES = ("3.1", "3.2", "3.3", "3.4")
+MAX_MEMBERS = 4  # "At most four students work jointly" (the sheet)
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    student_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    members: tuple[Member, ...]
+    willing_to_present: dict[str, bool]
+
+
+def load_group(path: str | Path) -> Group:
+    """Read and validate the group file; any problem is one UserError naming the file and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"group file {path} not found: copy group.yml from the repository and fill in your names")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise UserError(f"group file {path} is not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"group file {path} must be a mapping with 'members' and 'willing_to_present'")
+    return Group(members=_members(raw.get("members"), path),
+                 willing_to_present=_declarations(raw.get("willing_to_present"), path))
+
+
+def _members(raw, path: Path) -> tuple[Member, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise UserError(f"group file {path}: 'members' must be a list of 1 to {MAX_MEMBERS} entries with a 'name'")
+    if len(raw) > MAX_MEMBERS:
+        raise UserError(f"group file {path}: {len(raw)} members, but at most {MAX_MEMBERS} students may work jointly")
+    members = []
+    for i, entry in enumerate(raw, start=1):
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            raise UserError(f"group file {path}: member {i} has no 'name'")
+        student_id = entry.get("student_id")
+        members.append(Member(name.strip(), None if student_id in (None, "") else str(student_id).strip()))
+    return tuple(members)
+
+
+def _declarations(raw, path: Path) -> dict[str, bool]:
+    if not isinstance(raw, dict):
+        raise UserError(f"group file {path}: 'willing_to_present' must map each of {', '.join(EXERCISES)} to yes or no")
+    # YAML reads an unquoted 3.1 as a float; accept it as the exercise it names.
+    given = {str(key): value for key, value in raw.items()}
+    unknown = sorted(set(given) - set(EXERCISES))
+    missing = [ex for ex in EXERCISES if ex not in given]
+    if unknown or missing:
+        raise UserError(f"group file {path}: 'willing_to_present' needs exactly {', '.join(EXERCISES)}"
+                        + (f"; missing {', '.join(missing)}" if missing else "")
+                        + (f"; unknown {', '.join(unknown)}" if unknown else ""))
+    for ex, value in given.items():
+        if not isinstance(value, bool):
+            raise UserError(f"group file {path}: willing_to_present {ex} is {value!r}; write yes or no")
+    return {ex: given[ex] for ex in EXERCISES}

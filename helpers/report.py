@@ -1,0 +1,321 @@
+"""Build the hand-in: execute every notebook headless with papermill, then render ONE PDF with nbconvert.
+
+    python -m helpers.report pdf     --profile full|smoke [--group group.yml] [--data-root DIR]
+    python -m helpers.report execute --profile ...   (notebooks only: what the SLURM job runs)
+    python -m helpers.report zip     --profile ...   (the PDF plus the sources, no data, no caches)
+
+Every problem the user can fix is one message and a non-zero exit; nothing is half-written: the
+notebooks run into a staging folder, and a PDF is only rendered from a complete, fresh set.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from datetime import date
+from pathlib import Path
+
+from .errors import UserError
+from .group import EXERCISES, Group, load_group
+from .profiles import NOTEBOOKS, REPO_ROOT, check_profile
+
+KERNEL_NAME = "eml-ex3-build"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SMOKE_MARK = "SMOKE RUN, not for hand-in"
+COURSE = "Embedded Machine Learning, Winter Term 2025/26"
+INSTITUTE = "Heidelberg University, Institute of Computer Engineering"
+SHEET = "Exercise 3"
+# What the hand-in archive holds besides the PDF (sources only; data, results and caches never).
+SOURCES = ["README.md", "Makefile", "environment.yml", "requirements.txt", "pyproject.toml", "group.yml",
+           "helpers", "notebooks", "slurm", "tests", ".ci"]
+
+
+DEFAULT_BUILD_ROOT = REPO_ROOT / "build"
+
+
+def pdf_path(profile: str, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
+    """Return where the PDF of a profile is written."""
+    name = "exercise03.pdf" if profile == "full" else f"exercise03-{profile.upper()}-not-for-hand-in.pdf"
+    return Path(build_root) / profile / name
+
+
+def check_pdf_tools() -> None:
+    """Raise a UserError naming what to install if XeLaTeX or pandoc is missing."""
+    missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
+    if missing:
+        raise UserError(
+            f"{' and '.join(missing)} not found, which nbconvert needs to render the PDF. Install them: "
+            "Debian/Ubuntu: apt-get install --no-install-recommends pandoc texlive-xetex "
+            "texlive-fonts-recommended texlive-plain-generic; conda: conda install -c conda-forge pandoc "
+            "texlive-core. (The notebooks were not run.)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Executing the notebooks
+# ---------------------------------------------------------------------------------------------
+
+def _private_kernel(root: Path) -> None:
+    """Register, for this build only, a kernel that runs this very Python (venv or conda env alike)."""
+    spec = root / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--IPKernelApp.log_level=ERROR"],  # not its start-up chatter in every build log
+        "display_name": "EML exercise 3 (build)", "language": "python",
+        "env": {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))},
+    }))
+    # Searched before the user's own kernels, so a stale registration elsewhere cannot interfere.
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("JUPYTER_PATH")]))
+
+
+def execute_notebooks(profile: str, data_root: str | None = None, log_output: bool = False,
+                      build_root: Path = DEFAULT_BUILD_ROOT) -> list[Path]:
+    """Run every notebook with papermill under a profile; return the executed copies (in sheet order).
+
+    A failing cell raises a UserError naming the notebook and the cell; the failed copy is kept for
+    inspection and the profile's PDF is removed, so no PDF stands for sources that no longer run.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    out = Path(build_root) / profile
+    _private_kernel(Path(build_root) / "jupyter")
+    staging = out / "executing"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    parameters = {"profile": profile, **({"data_root": str(data_root)} if data_root else {})}
+    for exercise, source in NOTEBOOKS.items():
+        target = staging / Path(source).name
+        print(f"[{profile}] {exercise}: executing {source}", flush=True)
+        try:
+            papermill.execute_notebook(str(REPO_ROOT / source), str(target), parameters=parameters,
+                                       kernel_name=KERNEL_NAME, cwd=str(REPO_ROOT / "notebooks"),
+                                       progress_bar=False, log_output=log_output)
+        except PapermillExecutionError as err:
+            failed = out / "failed" / target.name
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(target), failed)
+            pdf_path(profile, build_root).unlink(missing_ok=True)
+            raise UserError(f"{source} failed in cell {err.cell_index} (execution count {err.exec_count}): "
+                            f"{err.ename}: {err.evalue}\n  executed copy with the traceback: {failed}") from None
+    executed = out / "executed"
+    shutil.rmtree(executed, ignore_errors=True)
+    staging.rename(executed)
+    return [executed / Path(source).name for source in NOTEBOOKS.values()]
+
+
+# ---------------------------------------------------------------------------------------------
+# One notebook for the PDF: title page, chapters, 3.5
+# ---------------------------------------------------------------------------------------------
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX's special characters in plain text."""
+    table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    return "".join(table.get(ch, ch) for ch in str(text))
+
+
+def hardware_lines(profile: str) -> list[str]:
+    """Return one line per distinct machine the profile's stored training runs used, plus this build's."""
+    from .environment import describe_environment
+    from .results import load_all
+    runs = {}
+    for record in load_all(REPO_ROOT / "results" / profile):
+        env = record.get("environment", {})
+        line = (f"{env.get('device_name', '?')}: Python {env.get('python', '?')}, PyTorch {env.get('torch', '?')}, "
+                f"torchvision {env.get('torchvision', '?')}")
+        runs[line] = runs.get(line, 0) + 1
+    here = describe_environment()
+    lines = [f"Training runs on {line} ({n} run{'s' if n > 1 else ''})" for line, n in sorted(runs.items())]
+    lines.append(f"Report built on {here['cpu_model']} ({here['cpu_threads']} threads"
+                 f"{', GPU ' + here['gpu'] if here['gpu'] else ''}): Python {here['python']}, "
+                 f"PyTorch {here['torch']}, torchvision {here['torchvision']}")
+    return lines
+
+
+def title_page_latex(group: Group, profile: str, hardware: list[str], today: str) -> str:
+    """Return the LaTeX of the title page: course, sheet, names and IDs, date, hardware, smoke mark."""
+    members = r" \\ ".join(latex_escape(m.name) + (f" ({latex_escape(m.student_id)})" if m.student_id else "")
+                           for m in group.members)
+    smoke = ""
+    if profile != "full":
+        smoke = (r"\vspace{1cm}\fcolorbox{red}{white}{\parbox{0.8\textwidth}{\centering\Large\color{red}"
+                 + latex_escape(SMOKE_MARK.upper()) + r"\\[2pt]\normalsize profile `" + latex_escape(profile)
+                 + r"': small data and 2 epochs, to test the pipeline; its numbers say nothing about the exercise}}")
+    hw = "".join(r"\item " + latex_escape(line) + "\n" for line in hardware)
+    return "\n".join([
+        r"\begin{titlepage}\centering",
+        r"{\large " + latex_escape(COURSE) + r"\\ " + latex_escape(INSTITUTE) + r"\par}\vspace{2.2cm}",
+        r"{\Huge\bfseries " + latex_escape(SHEET) + r"\par}\vspace{0.4cm}",
+        r"{\Large Gradients by hand, autograd, MLP vs.\ CNN, optimizers\par}\vspace{1.6cm}",
+        r"{\large Group members\par}\vspace{0.3cm}{\Large " + members + r"\par}\vspace{1cm}",
+        r"{\large " + latex_escape(today) + r"\par}", smoke,
+        r"\vfill\begin{minipage}{0.92\textwidth}\small\raggedright\textbf{Hardware and software}",
+        r"\begin{itemize}\setlength\itemsep{1pt}" + hw + r"\end{itemize}\end{minipage}",
+        r"\end{titlepage}",
+    ])
+
+
+def declaration_markdown(group: Group, chapter_titles: dict[str, str]) -> str:
+    """Return chapter 3.5: the per-exercise declaration of willingness to present."""
+    rows = "\n".join(f"| {ex} | {chapter_titles.get(ex, '')} | {'**yes**' if group.willing_to_present[ex] else 'no'} |"
+                     for ex in EXERCISES)
+    names = ", ".join(m.name for m in group.members)
+    return (f"# 3.5 Willingness to present\n\n"
+            f"The group ({names}) declares, per exercise, whether it is willing to present its solution "
+            f"in the exercise session:\n\n| Exercise | Title | Willing to present |\n|---|---|---|\n{rows}\n")
+
+
+def _first_heading(nb) -> tuple[int, str] | None:
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return i, line[2:].strip()
+    return None
+
+
+def _keep_output(output) -> bool:
+    # Progress bars and warnings go to stderr: useful in a terminal or SLURM log, noise in a PDF.
+    if output.get("output_type") == "stream" and output.get("name") == "stderr":
+        return False
+    return "application/vnd.jupyter.widget-view+json" not in output.get("data", {})
+
+
+def merge_notebooks(paths: list[Path], group: Group, profile: str, title_page: str):
+    """Return one notebook of all chapters (in order), the 3.5 declaration and the title page."""
+    import nbformat
+    merged = nbformat.v4.new_notebook()
+    titles = {}
+    for exercise, path in zip(NOTEBOOKS, paths):
+        nb = nbformat.read(str(path), as_version=4)
+        heading = _first_heading(nb)
+        if heading is None:
+            raise UserError(f"{path.name} has no level-1 heading ('# 3.x ...') to start its chapter")
+        index, title = heading
+        titles[exercise] = title.split(" ", 1)[1] if title.startswith(exercise + " ") else title
+        if profile != "full":
+            nb.cells[index].source = nb.cells[index].source.replace(f"# {title}", f"# {title} [{SMOKE_MARK}]", 1)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = [o for o in cell.outputs if _keep_output(o)]
+            merged.cells.append(cell)
+        merged.metadata.setdefault("kernelspec", nb.metadata.get("kernelspec", {}))
+        merged.metadata.setdefault("language_info", nb.metadata.get("language_info", {}))
+    declaration = declaration_markdown(group, titles)
+    if profile != "full":
+        declaration = declaration.replace("# 3.5 Willingness to present", f"# 3.5 Willingness to present [{SMOKE_MARK}]", 1)
+    merged.cells.append(nbformat.v4.new_markdown_cell(declaration))
+    merged.metadata["eml_report"] = {"title_page": title_page, "profile": profile}
+    merged.metadata["title"] = f"{SHEET}, {COURSE}"
+    return merged
+
+
+def render_pdf(nb, target: Path) -> Path:
+    """Render a notebook to PDF with the project's LaTeX template; write it atomically to target."""
+    from nbconvert import PDFExporter
+    from nbconvert.exporters.pdf import LatexFailed
+    from traitlets.config import Config
+
+    config = Config()
+    config.TemplateExporter.extra_template_basedirs = [str(TEMPLATES)]
+    config.TemplateExporter.template_name = "eml_report"
+    config.TemplateExporter.exclude_input_prompt = True
+    config.TemplateExporter.exclude_output_prompt = True
+    exporter = PDFExporter(config=config)
+    try:
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": target.stem}})
+    except LatexFailed as err:
+        log = target.with_suffix(".latex.log")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(err.output or "")
+        raise UserError(f"XeLaTeX failed to render the PDF; its log is in {log}") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".pdf.tmp", delete=False) as tmp:
+        tmp.write(body)
+    os.replace(tmp.name, target)
+    return target
+
+
+def build_pdf(profile: str, group_file: str | Path, data_root: str | None = None, log_output: bool = False,
+              build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
+    """Execute all notebooks under a profile and render the one hand-in PDF; return its path."""
+    check_profile(profile)
+    group = load_group(group_file)  # checked before anything runs: bad input changes nothing
+    check_pdf_tools()
+    executed = execute_notebooks(profile, data_root, log_output, build_root)
+    title_page = title_page_latex(group, profile, hardware_lines(profile), date.today().isoformat())
+    target = render_pdf(merge_notebooks(executed, group, profile, title_page), pdf_path(profile, build_root))
+    print(f"[{profile}] wrote {target}", flush=True)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------
+# The hand-in archive
+# ---------------------------------------------------------------------------------------------
+
+def source_files() -> list[Path]:
+    """Return the files of the hand-in's sources: tracked by git where possible, never data or caches."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", *SOURCES], cwd=REPO_ROOT, capture_output=True,
+                                check=True).stdout.decode().split("\0")
+        files = [REPO_ROOT / f for f in listed if f]
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout (e.g. an unpacked hand-in)
+        files = [p for s in SOURCES for p in ([REPO_ROOT / s] if (REPO_ROOT / s).is_file()
+                                              else sorted((REPO_ROOT / s).rglob("*")))]
+    skip = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache")
+    return [f for f in files if f.is_file() and not any(part in skip for part in f.parts) and f.suffix != ".pyc"]
+
+
+def build_zip(profile: str, pdf: Path) -> Path:
+    """Write the hand-in archive: the PDF plus the sources, notebooks stripped of outputs."""
+    import nbformat
+    target = pdf.with_suffix(".zip")
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".zip.tmp", delete=False) as tmp:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.write(pdf, pdf.name)
+            for path in source_files():
+                name = f"sources/{path.relative_to(REPO_ROOT).as_posix()}"
+                if path.suffix == ".ipynb":  # the committed sources have none, a JupyterLab copy may
+                    nb = nbformat.read(str(path), as_version=4)
+                    for cell in nb.cells:
+                        if cell.cell_type == "code":
+                            cell.outputs, cell.execution_count = [], None
+                    archive.writestr(name, nbformat.writes(nb))
+                else:
+                    archive.write(path, name)
+    os.replace(tmp.name, target)
+    print(f"[{profile}] wrote {target}", flush=True)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.report", description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=["execute", "pdf", "zip"])
+    parser.add_argument("--profile", default="full")
+    parser.add_argument("--group", default=str(REPO_ROOT / "group.yml"), help="group file (names, 3.5)")
+    parser.add_argument("--data-root", default=None, help="data folder (default: $EML_DATA_ROOT or ./data)")
+    parser.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
+    parser.add_argument("--build-root", default=str(DEFAULT_BUILD_ROOT), help="where build/PROFILE/ goes")
+    args = parser.parse_args(argv)
+    try:
+        check_profile(args.profile)
+        if args.step == "execute":
+            execute_notebooks(args.profile, args.data_root, args.log_output, Path(args.build_root))
+        else:
+            pdf = build_pdf(args.profile, args.group, args.data_root, args.log_output, Path(args.build_root))
+            if args.step == "zip":
+                build_zip(args.profile, pdf)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""Shared fixtures: synthetic datasets in the official on-disk formats, real copies where present."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.synthetic import write_cifar10, write_mnist
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """A data root with small synthetic MNIST (idx .gz) and CIFAR-10 (python batches)."""
+    root = tmp_path_factory.mktemp("synthetic")
+    write_mnist(root, n_train=600, n_test=200)
+    write_cifar10(root, n_train=500, n_test=200)
+    return root
+
+
+@pytest.fixture
+def fresh_synthetic_root(tmp_path) -> Path:
+    """A synthetic data root of the test's own, free to be damaged."""
+    write_mnist(tmp_path, n_train=100, n_test=50)
+    write_cifar10(tmp_path, n_train=100, n_test=50)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def real_cifar_root(tmp_path_factory) -> Path:
+    """The real CIFAR-10 copy from ../shared/data in the official layout (made once per session)."""
+    script = SHARED_DATA / "make_cifar10.py"
+    if not (script.exists() and (SHARED_DATA / "cifar10-jpeg.tar.xz").exists()):
+        pytest.skip(f"real CIFAR-10 copy not found in {SHARED_DATA}")
+    root = tmp_path_factory.mktemp("real-cifar")
+    subprocess.run([sys.executable, str(script), str(root)], check=True, capture_output=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def real_mnist_format_root(tmp_path_factory) -> Path:
+    """Debian's Fashion-MNIST (real idx files) laid out as torchvision's MNIST/raw/."""
+    files = sorted(FASHION_MNIST.glob("*-ubyte.gz")) if FASHION_MNIST.exists() else []
+    if len(files) != 4:
+        pytest.skip(f"no real MNIST-format files in {FASHION_MNIST} (apt-get install dataset-fashion-mnist)")
+    root = tmp_path_factory.mktemp("real-mnist-format")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in files:
+        os.symlink(f, raw / f.name)
+    return root
+
+
+@pytest.fixture
+def group_file(tmp_path) -> Path:
+    path = tmp_path / "group.yml"
+    path.write_text("members:\n  - name: Jürgen Groß\n    student_id: 4242\n  - name: Ada O'Neil & Co\n"
+                    "willing_to_present:\n  3.1: yes\n  3.2: no\n  '3.3': yes\n  '3.4': yes\n", encoding="utf-8")
+    return path
+
+
+def have_pdf_tools() -> bool:
+    return all(shutil.which(t) for t in ("xelatex", "pandoc", "pdftotext"))

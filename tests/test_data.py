@@ -1,0 +1,131 @@
+"""Readers of the official formats, their errors, subsets and splits, and the two pipelines' same math."""
+import gzip
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import data
+from helpers.errors import UserError
+
+
+def test_reads_synthetic_mnist_and_cifar(synthetic_root):
+    mnist = data.locate("mnist", synthetic_root, download_missing=False)
+    train, test = data.load_split(mnist, True), data.load_split(mnist, False)
+    assert train.images.shape == (600, 28, 28) and train.images.dtype == np.uint8 and len(test) == 200
+    assert set(np.unique(train.labels)) == set(range(10))
+    cifar = data.locate("cifar10", synthetic_root, download_missing=False)
+    train = data.load_split(cifar, True)
+    assert train.images.shape == (500, 32, 32, 3) and train.classes[0] == "airplane"
+
+
+def test_checksum_mismatch_loads_with_one_warning_naming_the_files(fresh_synthetic_root):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data.locate("cifar10", fresh_synthetic_root, download_missing=False)
+        data.locate("cifar10", fresh_synthetic_root, download_missing=False)
+    messages = [str(w.message) for w in caught if issubclass(w.category, data.DataChecksumWarning)]
+    assert len(messages) == 1 and "data_batch_1" in messages[0] and "test_batch" in messages[0]
+
+
+def test_missing_data_without_network_is_one_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(UserError, match=r"not found.*MNIST/raw.*make data"):
+        data.locate("mnist", tmp_path, download_missing=False)
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+    monkeypatch.setattr(data.torchvision.datasets, "CIFAR10", offline)
+    with pytest.raises(UserError, match=r"download .* failed .*network unreachable.*cifar-10-batches-py"):
+        data.locate("cifar10", tmp_path)
+
+
+def test_truncated_idx_file_is_named(fresh_synthetic_root):
+    path = fresh_synthetic_root / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[:-100]))
+    files = data.locate("mnist", fresh_synthetic_root, download_missing=False)
+    with pytest.raises(UserError, match="train-images-idx3-ubyte.gz: truncated or corrupt"):
+        data.load_split(files, train=True)
+
+
+def test_broken_gzip_is_named(fresh_synthetic_root):
+    path = fresh_synthetic_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:20])
+    files = data.locate("mnist", fresh_synthetic_root, download_missing=False)
+    with pytest.raises(UserError, match="t10k-labels-idx1-ubyte.gz: cannot be read"):
+        data.load_split(files, train=False)
+
+
+def test_corrupt_cifar_batch_is_named(fresh_synthetic_root):
+    path = fresh_synthetic_root / "cifar-10-batches-py" / "data_batch_3"
+    path.write_bytes(path.read_bytes()[:1000])
+    files = data.locate("cifar10", fresh_synthetic_root, download_missing=False)
+    with pytest.raises(UserError, match="data_batch_3: cannot be unpickled"):
+        data.load_split(files, train=True)
+    with open(path, "wb") as f:
+        pickle.dump({"data": np.zeros((3, 10), np.uint8), "labels": [0, 1, 2]}, f)
+    with pytest.raises(UserError, match="data_batch_3: not a CIFAR-10 batch"):
+        data.load_split(files, train=True)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
+def test_resident_tensor_equals_template_items_exactly(synthetic_root, dataset):
+    split = data.load_split(data.locate(dataset, synthetic_root, download_missing=False), train=False)
+    bulk = data.to_tensor(split)
+    items = data.ImageSetDataset(split, data.template_transform(dataset))
+    for i in (0, 7, len(split) - 1):
+        image, label = items[i]
+        assert torch.equal(bulk[i], image), f"item {i} differs"
+        assert label == split.labels[i]
+    if dataset == "cifar10":
+        assert bulk.min() >= 0 and bulk.max() <= 1  # ToTensor only, no normalisation
+
+
+def test_pipelines_yield_every_item_once_per_epoch_in_a_seeded_order(synthetic_root):
+    split = data.load_split(data.locate("mnist", synthetic_root, download_missing=False), train=True)
+    orders = []
+    for pipeline in data.PIPELINES:
+        batches = data.make_batches(split, pipeline, 64, torch.device("cpu"), seed=3, train=True)
+        labels = [torch.cat([y for _, y in batches]) for _ in range(2)]
+        assert len(batches) == -(-len(split) // 64)
+        for epoch_labels in labels:
+            assert sorted(epoch_labels.tolist()) == sorted(split.labels.tolist())
+        assert not torch.equal(labels[0], labels[1])  # reshuffled every epoch
+        again = data.make_batches(split, pipeline, 64, torch.device("cpu"), seed=3, train=True)
+        assert torch.equal(torch.cat([y for _, y in again]), labels[0])  # same seed, same order
+        orders.append(labels[0])
+
+
+def test_balanced_subset_and_validation_split(synthetic_root):
+    files = data.locate("cifar10", synthetic_root, download_missing=False)
+    train, test = data.load_split(files, True), data.load_split(files, False)
+    splits = data.make_splits(train, test, val_size=100, train_subset=200, test_subset=50, seed=1)
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (200, 100, 50)
+    assert np.bincount(splits.val.labels, minlength=10).tolist() == [10] * 10
+    assert np.bincount(splits.train.labels, minlength=10).tolist() == [20] * 10
+    # The validation images are held out: none of them is in the training split.
+    val_rows = {row.tobytes() for row in splits.val.images}
+    assert not any(row.tobytes() in val_rows for row in splits.train.images)
+    again = data.make_splits(train, test, val_size=100, train_subset=200, test_subset=50, seed=1)
+    assert np.array_equal(again.val.labels, splits.val.labels) and np.array_equal(again.train.images, splits.train.images)
+    with pytest.raises(UserError, match="subset size"):
+        data.make_splits(train, test, train_subset=10_000)
+
+
+def test_data_root_resolution(monkeypatch, tmp_path):
+    monkeypatch.setenv(data.DATA_ROOT_ENV, str(tmp_path / "env"))
+    assert data.resolve_data_root() == tmp_path / "env"
+    assert data.resolve_data_root(tmp_path / "arg") == tmp_path / "arg"
+    monkeypatch.delenv(data.DATA_ROOT_ENV)
+    assert data.resolve_data_root().name == "data"
+
+
+def test_real_mnist_format_files_load(real_mnist_format_root):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        files = data.locate("mnist", real_mnist_format_root, download_missing=False)
+    assert any(issubclass(w.category, data.DataChecksumWarning) for w in caught)  # Fashion-MNIST is not MNIST
+    train = data.load_split(files, True)
+    assert train.images.shape == (60000, 28, 28) and np.bincount(train.labels).tolist() == [6000] * 10

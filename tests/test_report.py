@@ -1,0 +1,131 @@
+"""The whole pipeline: every notebook under the smoke profile, the PDF, the archive, and bad input."""
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers import report
+from helpers.errors import UserError
+from helpers.profiles import NOTEBOOKS
+
+from conftest import REPO, have_pdf_tools
+
+pytestmark = pytest.mark.slow
+needs_tex = pytest.mark.skipif(not have_pdf_tools(), reason="xelatex, pandoc or pdftotext not installed")
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "helpers.report", *args], cwd=REPO, capture_output=True,
+                          text=True, env=env)
+
+
+@pytest.fixture(scope="module")
+def smoke_pdf(tmp_path_factory):
+    build_root = tmp_path_factory.mktemp("build")
+    group = build_root / "group.yml"
+    group.write_text("members:\n  - name: Jürgen Groß\n    student_id: '4242'\n  - name: Ada O'Neil & Co\n"
+                     "willing_to_present: {'3.1': yes, '3.2': no, '3.3': yes, '3.4': yes}\n", encoding="utf-8")
+    pdf = report.build_pdf("smoke", group, build_root=build_root)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return pdf, text, build_root
+
+
+@needs_tex
+def test_smoke_pdf_has_chapters_names_declaration_and_smoke_marks(smoke_pdf):
+    pdf, text, build_root = smoke_pdf
+    flat = " ".join(text.replace("\u2019", "'").split())  # LaTeX sets ' as a typographic apostrophe
+    for title in ("3.1 Calculating gradients", "3.2 PyTorch: automatic differentiation", "3.3 MLP and CNN on CIFAR-10",
+                  "3.4 Optimizers", "3.5 Willingness to present", "Contents"):
+        assert title in flat, title
+    assert "Jürgen Groß (4242)" in flat and "Ada O'Neil & Co" in flat
+    assert "Willing to present" in flat and "Calculating gradients yes" in flat and "automatic differentiation no" in flat
+    assert flat.count("SMOKE RUN, not for hand-in") >= 5 + 5  # title page, table of contents and every chapter heading
+    assert "SMOKE RUN, NOT FOR HAND-IN" in flat
+    assert "Traceback" not in text and "parameters" not in flat.lower().split("contents")[0]
+    executed = sorted((build_root / "smoke" / "executed").glob("*.ipynb"))
+    assert [p.name for p in executed] == sorted(Path(p).name for p in NOTEBOOKS.values())
+
+
+@needs_tex
+def test_smoke_run_says_the_gpu_runs_are_missing_and_never_calls_a_cpu_run_gpu(smoke_pdf):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    flat = " ".join(smoke_pdf[1].split())
+    assert "Missing runs: cuda/template, cuda/resident" in flat
+    assert "The GPU run is missing from this report" in flat
+    assert "GPU (" not in flat
+
+
+@needs_tex
+def test_zip_holds_the_pdf_and_sources_only(smoke_pdf):
+    pdf, _, _ = smoke_pdf
+    archive = report.build_zip("smoke", pdf)
+    names = zipfile.ZipFile(archive).namelist()
+    assert pdf.name in names
+    for source in ("sources/Makefile", "sources/README.md", "sources/environment.yml", "sources/helpers/training.py",
+                   *(f"sources/{nb}" for nb in NOTEBOOKS.values())):
+        assert source in names, source
+    assert not [n for n in names if n.startswith(("sources/data/", "sources/build/", "sources/results/"))
+                or "__pycache__" in n or n.endswith(".pyc")]
+    with zipfile.ZipFile(archive) as z:
+        nb = nbformat.reads(z.read(f"sources/{NOTEBOOKS['3.1']}").decode(), as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def test_committed_notebooks_have_parameters_and_no_outputs():
+    for source in NOTEBOOKS.values():
+        nb = nbformat.read(str(REPO / source), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert any("parameters" in c.metadata.get("tags", []) for c in code), source
+        assert all(not c.outputs and c.execution_count is None for c in code), source
+        assert nb.cells[0].source.startswith("# 3."), source
+
+
+def test_unknown_profile_is_one_message_and_nothing_written(tmp_path):
+    result = cli("pdf", "--profile", "fast", "--build-root", str(tmp_path / "b"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: unknown profile 'fast'; choose one of: full, smoke"
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("content, message", [(None, "not found"), ("members: [", "not valid YAML")])
+def test_bad_group_file_is_one_message_and_nothing_written(tmp_path, content, message):
+    group = tmp_path / "group.yml"
+    if content is not None:
+        group.write_text(content)
+    result = cli("pdf", "--profile", "smoke", "--group", str(group), "--build-root", str(tmp_path / "b"))
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_missing_tex_names_what_to_install(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}  # no xelatex, no pandoc
+    result = cli("pdf", "--profile", "smoke", "--build-root", str(tmp_path / "b"), env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "xelatex and pandoc not found" in result.stderr and "apt-get install" in result.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_failing_cell_names_notebook_and_cell_and_renders_no_pdf(tmp_path, monkeypatch):
+    broken = tmp_path / "broken.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 3.1 Broken"),
+        nbformat.v4.new_code_cell('profile = "full"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("raise ValueError('this cell is broken')"),
+    ])
+    nbformat.write(nb, str(broken))
+    build_root = tmp_path / "build"
+    stale = report.pdf_path("smoke", build_root)
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"%PDF stale")
+    monkeypatch.setattr(report, "NOTEBOOKS", {"3.1": str(broken)})
+    with pytest.raises(UserError, match=r"broken.ipynb failed in cell 3 .*ValueError: this cell is broken"):
+        report.execute_notebooks("smoke", build_root=build_root)
+    assert not stale.exists()
+    assert (build_root / "smoke" / "failed" / "broken.ipynb").exists()
+    assert not (build_root / "smoke" / "executed").exists()

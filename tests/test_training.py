@@ -1,0 +1,135 @@
+"""The training loop, its history and timing, seeds, the results cache, and bad input."""
+import json
+import math
+
+import pytest
+import torch
+
+from helpers import results
+from helpers.errors import UserError
+from helpers.summaries import at_chance, choose_by_validation
+from helpers.training import DeviceUnavailable, RunConfig, optimizer_class, run
+
+
+def small(**changes):
+    base = dict(dataset="mnist", model="mlp", lr=0.5, epochs=4, batch_size=32, pipeline="resident", seed=1)
+    return RunConfig(**{**base, **changes})
+
+
+@pytest.mark.parametrize("pipeline", ["template", "resident"])
+def test_accuracy_rises_on_a_learnable_task(synthetic_root, pipeline):
+    history = run(small(pipeline=pipeline, epochs=4), synthetic_root, progress=False)
+    accuracy = history.column("test_accuracy")
+    assert history.status == "completed" and len(accuracy) == 4
+    assert accuracy[-1] > 0.5 and accuracy[-1] > accuracy[0]
+
+
+def test_history_records_times_and_environment(synthetic_root):
+    history = run(small(val_size=100), synthetic_root, progress=False)
+    cumulative = history.column("cumulative_train_time")
+    assert all(b > a for a, b in zip(cumulative, cumulative[1:]))
+    assert cumulative[-1] == pytest.approx(sum(history.column("train_time")))
+    assert all(t > 0 for t in history.column("eval_time"))
+    assert "val_accuracy" in history.epochs[0] and history.data["val"] == 100
+    env = history.environment
+    assert env["device"] == "cpu" and env["torch"] == torch.__version__ and env["cpu_threads"] >= 1
+
+
+def test_seeded_runs_are_reproducible_on_cpu(synthetic_root):
+    first = run(small(epochs=2, pipeline="template"), synthetic_root, progress=False)
+    second = run(small(epochs=2, pipeline="template"), synthetic_root, progress=False)
+    other = run(small(epochs=2, pipeline="template", seed=2), synthetic_root, progress=False)
+    losses = first.column("train_loss")
+    assert losses == second.column("train_loss")
+    assert losses != other.column("train_loss")
+
+
+def test_cache_hit_miss_and_no_overwrite(synthetic_root, tmp_path, monkeypatch):
+    config = small(epochs=1)
+    first = run(config, synthetic_root, tmp_path, progress=False)
+    files = sorted(tmp_path.glob("*.json"))
+    assert len(files) == 1
+    # Hit: no training at all (training would call the loop, which now fails).
+    monkeypatch.setattr("helpers.training.train", lambda *a, **k: pytest.fail("retrained a stored config"))
+    again = run(config, synthetic_root, tmp_path, progress=False)
+    assert again.epochs == first.epochs and again.config == config
+    monkeypatch.undo()
+    # Miss: another config gets its own file; the first file is untouched.
+    before = files[0].read_bytes()
+    run(small(epochs=1, lr=0.25), synthetic_root, tmp_path, progress=False)
+    assert len(list(tmp_path.glob("*.json"))) == 2 and files[0].read_bytes() == before
+
+
+def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(results.json, "dump", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        results.save_result(tmp_path, {"a": 1}, {"epochs": []})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stored_file_with_other_config_is_refused(tmp_path):
+    path = results.save_result(tmp_path, {"a": 1}, {"x": 1})
+    record = json.loads(path.read_text())
+    record["key"] = {"a": 2}
+    path.write_text(json.dumps(record))
+    with pytest.raises(UserError, match="different configuration"):
+        results.load_result(tmp_path, {"a": 1})
+
+
+def test_divergence_is_recorded_not_raised(synthetic_root):
+    config = small(dataset="cifar10", model="cnn", optimizer="SGD", lr=100.0, epochs=5, train_subset=200)
+    history = run(config, synthetic_root, progress=False)
+    assert history.status == "diverged" and len(history.epochs) < 5
+    assert history.epochs[-1]["train_loss"] is None  # non-finite, stored as null (valid JSON)
+    assert choose_by_validation({"bad": _with_val(history), "good": _with_val(run(small(epochs=1, val_size=50),
+                                                                                   synthetic_root, progress=False))}) == "good"
+
+
+def _with_val(history):
+    for record in history.epochs:
+        record.setdefault("val_accuracy", record["test_accuracy"])
+    return history
+
+
+def test_at_chance():
+    class Fake:
+        def column(self, name):
+            return [0.1, 0.11, 0.12]
+    assert at_chance(Fake())
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(optimizer="Adamm"), "unknown optimizer 'Adamm'.*Adam"),
+    (dict(optimizer="LBFGS"), "needs a closure"),
+    (dict(device="tpu"), "unknown device"),
+    (dict(pipeline="fast"), "unknown pipeline"),
+    (dict(model="cnn"), "use 'mlp'"),
+    (dict(lr=-1), "learning rate"),
+    (dict(epochs=0), "epochs"),
+])
+def test_bad_config_is_rejected_clearly(changes, message):
+    with pytest.raises(UserError, match=message):
+        small(**changes)
+
+
+def test_optimizers_by_name_any_case():
+    assert optimizer_class("adam") is torch.optim.Adam and optimizer_class("RMSProp") is torch.optim.RMSprop
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_gpu_is_a_clear_error(synthetic_root):
+    with pytest.raises(DeviceUnavailable, match="CUDA was asked for.*device='cpu'"):
+        run(small(device="cuda"), synthetic_root, progress=False)
+
+
+@pytest.mark.slow
+def test_cnn_beats_chance_on_real_cifar10(real_cifar_root):
+    """A few hundred steps of the CNN on the real CIFAR-10 copy: at least twice chance (10 %)."""
+    config = RunConfig(dataset="cifar10", model="cnn", optimizer="SGD", lr=0.03, epochs=1, batch_size=64,
+                       train_subset=16000, test_subset=2000, pipeline="resident", seed=1)  # 250 steps
+    history = run(config, real_cifar_root, progress=False)
+    assert history.status == "completed"
+    assert history.column("test_accuracy")[-1] > 0.2  # twice chance
+    assert math.isfinite(history.epochs[-1]["test_loss"])
