@@ -8,6 +8,7 @@ to training through one of two input pipelines with the same math.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import math
@@ -80,7 +81,8 @@ def _official_md5() -> dict[str, str]:
 def _expected_paths(name: str, root: Path) -> dict[str, Path]:
     if name == "mnist":
         raw = root / "MNIST" / "raw"
-        # torchvision keeps both the .gz and its extracted copy; either one is enough here.
+        # torchvision keeps both the .gz and its extracted copy; either one is enough here. The .gz is
+        # preferred (its official checksum is known) and named when neither exists.
         return {role: (raw / f"{f}.gz" if (raw / f"{f}.gz").exists() or not (raw / f).exists() else raw / f)
                 for role, f in _MNIST_FILES.items()}
     if name == "cifar10":
@@ -137,6 +139,13 @@ def locate(name: str, data_root: str | Path | None = None, download_missing: boo
 
 
 def _md5(path: Path) -> str:
+    stat = path.stat()
+    return _md5_of(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _md5_of(path: Path, size: int, mtime_ns: int) -> str:
+    """md5 of a file, computed once per process and version of the file (size and mtime are the key)."""
     digest = hashlib.md5()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

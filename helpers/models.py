@@ -5,7 +5,8 @@ from torch import nn
 
 
 class MLP(nn.Sequential):
-    """Exercise 2.2's network: in -> 512 -> sigmoid -> 128 -> sigmoid -> 10 -> log-softmax."""
+    """Exercise 2.2's network:
+    in -> 512 -> sigmoid -> 128 -> sigmoid -> 10 -> log-softmax."""
 
     def __init__(self, in_features: int = 28 * 28):
         super().__init__(
@@ -17,8 +18,9 @@ class MLP(nn.Sequential):
 
 
 class CNN(nn.Sequential):
-    """3.3's six layers (three convolutions, flatten, two linear), ReLU after each computational
-    layer but the last, log-softmax output. Input: 3 x 32 x 32 (CIFAR-10)."""
+    """3.3's six layers (three convolutions, flatten, two linear), ReLU after
+    each computational layer but the last, log-softmax output.
+    Input: 3 x 32 x 32 (CIFAR-10)."""
 
     def __init__(self):
         super().__init__(

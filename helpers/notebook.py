@@ -12,12 +12,30 @@ def show_markdown(text: str) -> None:
     display(Markdown(text))
 
 
-def smoke_banner(cfg) -> None:
-    """Display a warning if the notebook runs under a profile other than "full"."""
+_SETTING_NAMES = {"epochs": "epochs", "optimizer": "optimizer", "optimizers": "optimizers", "lr": "learning rate",
+                  "mlp_lr": "MLP learning rate", "lrs": "learning rates", "batch_size": "batch size",
+                  "test_batch_size": "test batch size", "seed": "seed", "val_size": "validation images",
+                  "train_subset": "training subset", "test_subset": "test subset", "device": "device",
+                  "devices": "devices", "pipeline": "pipeline", "pipelines": "pipelines"}
+
+
+def show_settings(cfg) -> None:
+    """Display the settings this notebook runs with, and a warning if the profile is not "full"."""
     if cfg.smoke:
         where = "synthetic stand-in data" if cfg.synthetic_data else f"data from {cfg.data_root}"
         show_markdown(f"> **Smoke run (profile `{cfg.profile}`)**: {where}, a few epochs. It checks that the "
                       "pipeline runs; its numbers say nothing about the exercise. Not for hand-in.")
+    parts = []
+    for key, name in _SETTING_NAMES.items():
+        value = getattr(cfg, key, None)
+        if key in ("train_subset", "test_subset") and value is None:
+            continue
+        if value is not None and hasattr(cfg, key):
+            shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) \
+                if isinstance(value, list) else (f"{value:g}" if isinstance(value, float) else str(value))
+            parts.append(f"{name} {shown}")
+    if parts:
+        show_markdown(f"*Settings (profile `{cfg.profile}`):* " + "; ".join(parts) + ".")
 
 
 def show_source(obj) -> None:

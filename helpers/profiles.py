@@ -10,7 +10,9 @@ import copy
 from pathlib import Path
 from types import SimpleNamespace
 
+from .data import resolve_data_root
 from .errors import UserError
+from .synthetic import ensure_synthetic_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,9 +80,7 @@ def settings(exercise: str, profile: str = "full", overrides: dict | None = None
     values.update(overrides or {})
     synthetic = profile in SYNTHETIC_PROFILES and data_root is None
     if synthetic:
-        from .synthetic import ensure_synthetic_data  # only smoke runs need the generator
         data_root = ensure_synthetic_data(REPO_ROOT / "build" / "synthetic-data")
-    from .data import resolve_data_root
     return SimpleNamespace(
         exercise=exercise, profile=profile, smoke=profile != "full", synthetic_data=synthetic,
         data_root=resolve_data_root(data_root),

@@ -61,6 +61,7 @@ def check_pdf_tools() -> None:
 
 def _private_kernel(root: Path) -> None:
     """Register, for this build only, a kernel that runs this very Python (venv or conda env alike)."""
+    root = root.resolve()  # Jupyter ignores relative entries of JUPYTER_PATH
     spec = root / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps({

@@ -1,6 +1,7 @@
 """Numbers and tables for the generated "Observed" text: everything is computed from Histories."""
 from __future__ import annotations
 
+import re
 import statistics
 
 from .training import History
@@ -31,7 +32,10 @@ def device_label(history: History) -> str:
     return f"{kind} ({history.device_name})"
 
 
-def at_chance(history: History, split: str = "val", classes: int = 10, margin: float = 0.05) -> bool:
+CHANCE_MARGIN = 0.05  # "at chance": never more than this above 1/classes
+
+
+def at_chance(history: History, split: str = "val", classes: int = 10, margin: float = CHANCE_MARGIN) -> bool:
     """True if the run never got clearly above chance (1/classes + margin) on the split."""
     return max(history.column(f"{split}_accuracy")) < 1 / classes + margin
 
@@ -70,8 +74,21 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.1f}x"
 
 
+def _visible(text: str) -> str:
+    return re.sub(r"\\[A-Za-z]+|[$*{}^_]", "", text)
+
+
 def markdown_table(headers: list[str], rows: list[list]) -> str:
     """Return a GitHub/pandoc pipe table."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    cells = [[str(cell) for cell in row] for row in rows]
+    # Pandoc sizes the columns of a wide table by the dashes under each header. Each column gets room
+    # for its longest word (words do not break) and half its longest text (that may wrap once);
+    # LaTeX commands and markup take no room on the page.
+    widths = []
+    for i, header in enumerate(headers):
+        texts = [_visible(t) for t in [header, *(row[i] for row in cells)]]
+        longest_word = max(len(word) for text in texts for word in text.split() or [""])
+        widths.append(5 + max(longest_word, max(len(text) for text in texts) // 2))
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("-" * w for w in widths) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines)

@@ -124,7 +124,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise DeviceUnavailable(
             f"CUDA was asked for, but this machine has none (torch {torch.__version__}, "
-            f"torch.cuda.is_available() is False). Run on a GPU node (README: sbatch slurm/full.sbatch), "
+            f"torch.cuda.is_available() is False). Run it on a GPU node (README: make sbatch), "
             f"or choose device='cpu'.")
     return torch.device(name)
 

@@ -33,3 +33,11 @@ def test_cnn_follows_the_sheet():
     assert [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in convs] == \
         [(3, 32, (3, 3), (1, 1)), (32, 64, (3, 3), (2, 2)), (64, 128, (3, 3), (1, 1))]
     assert sum(isinstance(m, torch.nn.ReLU) for m in model) == 4  # after each computational layer but the output
+
+
+def test_sources_shown_in_the_pdf_fit_its_line_width():
+    import inspect
+
+    from helpers.gradients import chain_rule
+    for obj in (MLP, CNN, chain_rule):  # printed verbatim by show_source, which cannot wrap lines
+        assert max(len(line) for line in inspect.getsource(obj).splitlines()) <= 88, obj.__name__

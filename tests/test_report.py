@@ -117,7 +117,7 @@ def test_failing_cell_names_notebook_and_cell_and_renders_no_pdf(tmp_path, monke
         nbformat.v4.new_markdown_cell("# 3.1 Broken"),
         nbformat.v4.new_code_cell('profile = "full"', metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell("raise ValueError('this cell is broken')"),
-    ])
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(nb, str(broken))
     build_root = tmp_path / "build"
     stale = report.pdf_path("smoke", build_root)
