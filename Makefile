@@ -33,7 +33,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 ## data     download MNIST and CIFAR-10 into data/ (or DATA_ROOT)
 data: $(SETUP)
-	$(PY) -m helpers.data $(if $(DATA_ROOT),--root $(DATA_ROOT))
+	$(PY) -m helpers.download $(if $(DATA_ROOT),--root $(DATA_ROOT))
 
 ## results  run every notebook (training where no stored result exists), no PDF: the GPU job
 results: $(SETUP)

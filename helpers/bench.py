@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 
 import torch
 
 from .environment import describe_environment
-from .errors import UserError
+from .errors import run_command
 from .training import RunConfig, run
 
 
@@ -28,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {env['cpu_model']}, {env['cpu_threads']} threads, GPU: {env['gpu'] or 'none'}; "
           f"torch {env['torch']}")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    try:
+
+    def body():
         for device in devices:
             median = {}
             for pipeline in ("template", "resident"):
@@ -44,10 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"CIFAR-10 CNN cuda resident  30 epochs: {history.epochs[-1]['cumulative_train_time']:.1f} s "
                   f"training ({statistics.median(history.column('train_time')):.3f} s per epoch), "
                   f"final test accuracy {history.epochs[-1]['test_accuracy']:.3f}", flush=True)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(body)
 
 
 if __name__ == "__main__":

@@ -349,23 +349,3 @@ def make_batches(split: ImageSet, pipeline: str, batch_size: int, device: torch.
         return ResidentBatches(images, labels, batch_size if train else max(batch_size, RESIDENT_EVAL_BATCH),
                                shuffle=train, seed=seed)
     raise UserError(f"unknown pipeline {pipeline!r}; choose one of: {', '.join(PIPELINES)}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m helpers.data [--root DIR]`: download MNIST and CIFAR-10 (what `make data` runs)."""
-    import argparse
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--root", default=None, help=f"data root (default: ${DATA_ROOT_ENV} or ./data)")
-    args = parser.parse_args(argv)
-    try:
-        for name in DATASETS:
-            files = locate(name, args.root)
-            print(f"{name}: ready in {files.root} (fingerprint {files.fingerprint})")
-    except UserError as err:
-        print(f"error: {err}")
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -20,7 +20,7 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
-from .errors import UserError
+from .errors import UserError, run_command
 from .group import EXERCISES, Group, load_group
 from .profiles import NOTEBOOKS, REPO_ROOT, check_profile
 
@@ -304,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
     parser.add_argument("--build-root", default=str(DEFAULT_BUILD_ROOT), help="where build/PROFILE/ goes")
     args = parser.parse_args(argv)
-    try:
+
+    def body():
         check_profile(args.profile)
         if args.step == "execute":
             execute_notebooks(args.profile, args.data_root, args.log_output, Path(args.build_root))
@@ -312,10 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             pdf = build_pdf(args.profile, args.group, args.data_root, args.log_output, Path(args.build_root))
             if args.step == "zip":
                 build_zip(args.profile, pdf)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(body)
 
 
 if __name__ == "__main__":

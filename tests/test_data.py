@@ -129,3 +129,14 @@ def test_real_mnist_format_files_load(real_mnist_format_root):
     assert any(issubclass(w.category, data.DataChecksumWarning) for w in caught)  # Fashion-MNIST is not MNIST
     train = data.load_split(files, True)
     assert train.images.shape == (60000, 28, 28) and np.bincount(train.labels).tolist() == [6000] * 10
+
+
+def test_real_cifar10_copy_loads_and_only_its_data_batches_differ(real_cifar_root):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        files = data.locate("cifar10", real_cifar_root, download_missing=False)
+    [message] = [str(w.message) for w in caught if issubclass(w.category, data.DataChecksumWarning)]
+    assert "data_batch_1" in message and "batches.meta" not in message  # the copy's meta file is the official one
+    train, test = data.load_split(files, True), data.load_split(files, False)
+    assert train.images.shape == (50000, 32, 32, 3) and len(test) == 10000
+    assert np.bincount(train.labels).tolist() == [5000] * 10
