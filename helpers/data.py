@@ -213,7 +213,15 @@ def _cifar_images(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_split(files: DatasetFiles, train: bool) -> ImageSet:
-    """Read the training or test split of located dataset files."""
+    """Read the training or test split of located dataset files (parsed once per process and contents)."""
+    return _load_split(files.name, tuple(sorted(files.paths.items())), files.fingerprint, train)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_split(name: str, paths: tuple, fingerprint: str, train: bool) -> ImageSet:
+    # The fingerprint is part of the key, so changed files are read again. Callers never write
+    # into the arrays (subsets are copies), so one parsed split can serve a whole sweep.
+    files = DatasetFiles(name, Path(), dict(paths), fingerprint)
     if files.name == "mnist":
         part = "train" if train else "test"
         images, labels = read_idx(files.paths[f"{part}_images"]), read_idx(files.paths[f"{part}_labels"])
