@@ -102,8 +102,10 @@ def execute_notebooks(profile: str, data_root: str | None = None, log_output: bo
             failed.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(target), failed)
             pdf_path(profile, build_root).unlink(missing_ok=True)
-            raise UserError(f"{source} failed in cell {err.cell_index} (execution count {err.exec_count}): "
-                            f"{err.ename}: {err.evalue}\n  executed copy with the traceback: {failed}") from None
+            first_line = (err.source or "").strip().splitlines()[0][:60] if (err.source or "").strip() else ""
+            raise UserError(f"{source} failed in cell {err.cell_index} (execution count {err.exec_count}, "
+                            f"starting `{first_line}`): {err.ename}: {err.evalue}\n"
+                            f"  executed copy with the traceback: {failed}") from None
     executed = out / "executed"
     shutil.rmtree(executed, ignore_errors=True)
     staging.rename(executed)

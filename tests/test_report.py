@@ -124,7 +124,8 @@ def test_failing_cell_names_notebook_and_cell_and_renders_no_pdf(tmp_path, monke
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"%PDF stale")
     monkeypatch.setattr(report, "NOTEBOOKS", {"3.1": str(broken)})
-    with pytest.raises(UserError, match=r"broken.ipynb failed in cell 3 .*ValueError: this cell is broken"):
+    with pytest.raises(UserError, match=r"broken.ipynb failed in cell 3 \(execution count 3, starting `raise "
+                                        r"ValueError\('this cell is broken'\)`\): ValueError: this cell is broken"):
         report.execute_notebooks("smoke", build_root=build_root)
     assert not stale.exists()
     assert (build_root / "smoke" / "failed" / "broken.ipynb").exists()
