@@ -51,6 +51,21 @@ def test_smoke_pdf_has_chapters_names_declaration_and_smoke_marks(smoke_pdf):
 
 
 @needs_tex
+def test_full_profile_has_no_smoke_marks(smoke_pdf, group_file):
+    _, _, build_root = smoke_pdf
+    executed = [build_root / "smoke" / "executed" / Path(p).name for p in NOTEBOOKS.values()]
+    group = report.load_group(group_file)
+    title = report.title_page_latex(group, "full", ["Training runs on X"], "2026-01-01")
+    merged = report.merge_notebooks(executed, group, "full", title)
+    headings = [line for c in merged.cells if c.cell_type == "markdown" for line in c.source.splitlines()
+                if line.startswith("# ")]
+    assert [h.split()[1] for h in headings] == ["3.1", "3.2", "3.3", "3.4", "3.5"]
+    assert not any(report.SMOKE_MARK in h for h in headings)
+    assert "SMOKE" not in title and "Jürgen Groß (4242)" in title
+    assert r"Ada O'Neil \& Co" in title  # LaTeX-escaped
+
+
+@needs_tex
 def test_smoke_run_says_the_gpu_runs_are_missing_and_never_calls_a_cpu_run_gpu(smoke_pdf):
     import torch
     if torch.cuda.is_available():
