@@ -10,11 +10,11 @@ from .training import DeviceUnavailable, History, RunConfig, evaluate, run, run_
 from .summaries import (CHANCE_MARGIN, at_chance, choose_by_validation, device_label, markdown_table, pct, ratio, secs, selection_score,
                         summarize)
 from .plots import plot_accuracy, plot_heatmap
-from .notebook import show_markdown, show_settings, show_source
+from .notebook import show_markdown, show_math, show_settings, show_source
 
 __all__ = [
     "UserError", "settings", "CNN", "MLP", "build_model", "count_parameters", "DeviceUnavailable", "History",
     "RunConfig", "evaluate", "CHANCE_MARGIN", "run", "run_all", "train", "at_chance", "choose_by_validation", "device_label", "markdown_table", "pct",
     "ratio", "secs", "selection_score", "summarize", "plot_accuracy", "plot_heatmap", "show_markdown",
-    "show_settings", "show_source",
+    "show_math", "show_settings", "show_source",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 import textwrap
 
-from IPython.display import Markdown, display
+from IPython.display import Markdown, Math, display
 
 
 def show_markdown(text: str) -> None:
@@ -36,6 +36,11 @@ def show_settings(cfg) -> None:
             parts.append(f"{name} {shown}")
     if parts:
         show_markdown(f"*Settings (profile `{cfg.profile}`):* " + "; ".join(parts) + ".")
+
+
+def show_math(latex: str) -> None:
+    """Display a LaTeX formula (e.g. matrices from helpers.gradients.equations_latex)."""
+    display(Math(latex))
 
 
 def show_source(obj) -> None:
