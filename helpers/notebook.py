@@ -25,15 +25,12 @@ def show_settings(cfg) -> None:
         where = "synthetic stand-in data" if cfg.synthetic_data else f"data from {cfg.data_root}"
         show_markdown(f"> **Smoke run (profile `{cfg.profile}`)**: {where}, a few epochs. It checks that the "
                       "pipeline runs; its numbers say nothing about the exercise. Not for hand-in.")
-    parts = []
-    for key, name in _SETTING_NAMES.items():
-        value = getattr(cfg, key, None)
-        if key in ("train_subset", "test_subset") and value is None:
-            continue
-        if value is not None and hasattr(cfg, key):
-            shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) \
-                if isinstance(value, list) else (f"{value:g}" if isinstance(value, float) else str(value))
-            parts.append(f"{name} {shown}")
+
+    def shown(value) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    parts = [f"{name} {', '.join(map(shown, value)) if isinstance(value, list) else shown(value)}"
+             for key, name in _SETTING_NAMES.items() if (value := getattr(cfg, key, None)) is not None]
     if parts:
         show_markdown(f"*Settings (profile `{cfg.profile}`):* " + "; ".join(parts) + ".")
 

@@ -135,8 +135,8 @@ def hardware_lines(profile: str) -> list[str]:
         runs[line] = runs.get(line, 0) + 1
     here = describe_environment()
     lines = [f"Training runs on {line} ({n} run{'s' if n > 1 else ''})" for line, n in sorted(runs.items())]
-    lines.append(f"Report built on {here['cpu_model']} ({here['cpu_threads']} threads"
-                 f"{', GPU ' + here['gpu'] if here['gpu'] else ''}): Python {here['python']}, "
+    lines.append(f"Report built on {here['cpu_model']}, {here['cpu_threads']} threads"
+                 f"{', GPU ' + here['gpu'] if here['gpu'] else ''}: Python {here['python']}, "
                  f"PyTorch {here['torch']}, torchvision {here['torchvision']}")
     return lines
 
