@@ -7,15 +7,23 @@ PYTHON  ?= python3
 VENV    ?= .venv
 PY      ?= $(VENV)/bin/python
 DATA_ROOT ?=
+OVERRIDES ?=
+# The cluster job array (make sbatch): the course's job script's resources, each one a variable.
 PARTITION ?= exercise-eml
+TIME      ?= 30:00
+CPUS      ?= 1
+MEM       ?= 5G
+GPUS      ?= 1
+MAX_PARALLEL ?= 4
 
 # Set-up happens only for the project's own .venv; with PY=... the given env is used as it is.
 ifeq ($(PY),$(VENV)/bin/python)
 SETUP := $(VENV)/.installed
 endif
-REPORT = $(PY) -m helpers.report --profile $(PROFILE) --group $(GROUP) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+PLAN_ARGS = --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(OVERRIDES),--overrides '$(OVERRIDES)')
+REPORT = $(PY) -m helpers.report --group $(GROUP) $(PLAN_ARGS)
 
-.PHONY: help setup data results sbatch pdf zip test bench clean
+.PHONY: help setup data status results sbatch pdf zip test bench clean
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
@@ -35,14 +43,18 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 data: $(SETUP)
 	$(PY) -m helpers.download $(if $(DATA_ROOT),--root $(DATA_ROOT))
 
-## results  run every notebook (training where no stored result exists), no PDF: the GPU job
+## status   the run plan: every training run of the profile, stored / partial / missing, and what is left
+status: $(SETUP)
+	@$(PY) -m helpers.jobs status $(PLAN_ARGS)
+
+## results  run every notebook (training where no stored result exists) on this machine, no PDF
 results: $(SETUP)
 	$(REPORT) execute --log-output
 
-## sbatch   submit the full profile as a SLURM job on one GPU (PARTITION=..., default exercise-eml)
-sbatch:
-	mkdir -p slurm/logs
-	sbatch --partition=$(PARTITION) slurm/full.sbatch
+## sbatch   submit the runs that are not stored as a SLURM job array (PARTITION TIME CPUS MEM GPUS MAX_PARALLEL)
+sbatch: $(SETUP)
+	@$(PY) -m helpers.jobs submit $(PLAN_ARGS) --partition $(PARTITION) --time $(TIME) --cpus $(CPUS) \
+	  --mem $(MEM) --gpus $(GPUS) --max-parallel $(MAX_PARALLEL)
 
 ## pdf      run every notebook and render the one hand-in PDF into build/PROFILE/
 pdf: $(SETUP)

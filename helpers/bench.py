@@ -9,7 +9,7 @@ import torch
 
 from .environment import describe_environment
 from .errors import run_command
-from .training import RunConfig, run
+from .experiment import RunConfig, run
 
 
 def epoch_times(config: RunConfig, data_root) -> tuple[float, float]:
@@ -41,9 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         if "cuda" in devices:
             history = run(RunConfig("cifar10", "cnn", lr=0.01, epochs=30, device="cuda", pipeline="resident",
                                     val_size=5000), args.data_root, results_dir=None, progress=False)
-            print(f"CIFAR-10 CNN cuda resident  30 epochs: {history.epochs[-1]['cumulative_train_time']:.1f} s "
+            print(f"CIFAR-10 CNN cuda resident  30 epochs: {history.records[-1]['cumulative_train_time']:.1f} s "
                   f"training ({statistics.median(history.column('train_time')):.3f} s per epoch), "
-                  f"final test accuracy {history.epochs[-1]['test_accuracy']:.3f}", flush=True)
+                  f"final test accuracy {history.records[-1]['test_accuracy']:.3f}", flush=True)
     return run_command(body)
 
 

@@ -26,6 +26,7 @@ from PIL import Image
 from torchvision import transforms
 
 from .errors import UserError
+from .synthetic import MARKER as SYNTHETIC_MARKER
 
 DATA_ROOT_ENV = "EML_DATA_ROOT"
 DATASETS = ("mnist", "cifar10")
@@ -129,7 +130,8 @@ def locate(name: str, data_root: str | Path | None = None, download_missing: boo
     md5s = {role: _md5(path) for role, path in paths.items()}
     official = _official_md5()
     differ = [paths[r].name for r, s in md5s.items() if paths[r].name in official and official[paths[r].name] != s]
-    if differ and (name, root) not in _warned_about:  # once per dataset copy and process, not per run
+    # Generated stand-ins say so once in the report; only a real copy that differs deserves a warning.
+    if differ and (name, root) not in _warned_about and not (root / SYNTHETIC_MARKER).exists():  # once per dataset copy and process, not per run
         _warned_about.add((name, root))
         warnings.warn(f"{name}: {', '.join(differ)} in {root} differ from the official release's checksums; "
                       "loading them anyway (results may differ slightly from published figures).",
@@ -336,6 +338,11 @@ class ResidentBatches:
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             yield self.images[idx], self.labels[idx]
+
+
+def generator_of(batches) -> torch.Generator:
+    """Return the generator that orders a pipeline's batches (its state is part of a checkpoint)."""
+    return batches.generator
 
 
 def make_batches(split: ImageSet, pipeline: str, batch_size: int, device: torch.device, seed: int,

@@ -6,7 +6,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .training import History
+from .experiment import History
 
 _STYLE = {"figure.figsize": (7.0, 4.2), "figure.dpi": 110, "savefig.dpi": 160, "axes.grid": True,
           "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False, "legend.fontsize": 8.5,

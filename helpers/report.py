@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import UserError, run_command
 from .group import EXERCISES, Group, load_group
-from .profiles import NOTEBOOKS, REPO_ROOT, check_profile
+from .profiles import NOTEBOOKS, REPO_ROOT, check_overrides, check_profile, overrides_for
 
 KERNEL_NAME = "eml-ex3-build"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -75,7 +75,7 @@ def _private_kernel(root: Path) -> None:
 
 
 def execute_notebooks(profile: str, data_root: str | None = None, log_output: bool = False,
-                      build_root: Path = DEFAULT_BUILD_ROOT) -> list[Path]:
+                      build_root: Path = DEFAULT_BUILD_ROOT, overrides: dict | None = None) -> list[Path]:
     """Run every notebook with papermill under a profile; return the executed copies (in sheet order).
 
     A failing cell raises a UserError naming the notebook and the cell; the failed copy is kept for
@@ -89,8 +89,9 @@ def execute_notebooks(profile: str, data_root: str | None = None, log_output: bo
     staging = out / "executing"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    parameters = {"profile": profile, **({"data_root": str(data_root)} if data_root else {})}
     for exercise, source in NOTEBOOKS.items():
+        parameters = {"profile": profile, "overrides": overrides_for(exercise, overrides),
+                      **({"data_root": str(data_root)} if data_root else {})}
         target = staging / Path(source).name
         print(f"[{profile}] {exercise}: executing {source}", flush=True)
         try:
@@ -123,13 +124,13 @@ def latex_escape(text: str) -> str:
     return "".join(table.get(ch, ch) for ch in str(text))
 
 
-def hardware_lines(profile: str) -> list[str]:
-    """Return one line per distinct machine the profile's stored training runs used, plus this build's."""
+def hardware_lines(profile: str, overrides: dict | None = None, data_root=None) -> list[str]:
+    """Return one line per distinct machine that the chapters' runs used, plus this build's."""
     from .environment import describe_environment
-    from .results import load_all
+    from .plan import stored_histories
     runs = {}
-    for record in load_all(REPO_ROOT / "results" / profile):
-        env = record.get("environment", {})
+    for history in stored_histories(profile, overrides, data_root):
+        env = history.environment
         line = (f"{env.get('device_name', '?')}: Python {env.get('python', '?')}, PyTorch {env.get('torch', '?')}, "
                 f"torchvision {env.get('torchvision', '?')}")
         runs[line] = runs.get(line, 0) + 1
@@ -245,14 +246,26 @@ def render_pdf(nb, target: Path) -> Path:
     return target
 
 
+def check_runs(profile: str, overrides: dict | None, data_root) -> None:
+    """Under full, stop before executing anything if runs are missing that this machine cannot train.
+
+    (The smoke profile goes on: its notebooks say plainly in the PDF which runs are missing.)
+    """
+    if profile == "full":
+        from .jobs import check_trainable_here
+        check_trainable_here(profile, overrides, data_root)
+
+
 def build_pdf(profile: str, group_file: str | Path, data_root: str | None = None, log_output: bool = False,
-              build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
+              build_root: Path = DEFAULT_BUILD_ROOT, overrides: dict | None = None) -> Path:
     """Execute all notebooks under a profile and render the one hand-in PDF; return its path."""
     check_profile(profile)
+    check_overrides(overrides)
     group = load_group(group_file)  # checked before anything runs: bad input changes nothing
     check_pdf_tools()
-    executed = execute_notebooks(profile, data_root, log_output, build_root)
-    title_page = title_page_latex(group, profile, hardware_lines(profile), date.today().isoformat())
+    check_runs(profile, overrides, data_root)
+    executed = execute_notebooks(profile, data_root, log_output, build_root, overrides)
+    title_page = title_page_latex(group, profile, hardware_lines(profile, overrides, data_root), date.today().isoformat())
     target = render_pdf(merge_notebooks(executed, group, profile, title_page), pdf_path(profile, build_root))
     print(f"[{profile}] wrote {target}", flush=True)
     return target
@@ -305,14 +318,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", default=None, help="data folder (default: $EML_DATA_ROOT or ./data)")
     parser.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
     parser.add_argument("--build-root", default=str(DEFAULT_BUILD_ROOT), help="where build/PROFILE/ goes")
+    parser.add_argument("--overrides", default="", help='profile-wide overrides as JSON, e.g. \'{"epochs": 5}\'')
     args = parser.parse_args(argv)
 
     def body():
+        from .jobs import parse_overrides
         check_profile(args.profile)
+        overrides = check_overrides(parse_overrides(args.overrides))
         if args.step == "execute":
-            execute_notebooks(args.profile, args.data_root, args.log_output, Path(args.build_root))
+            check_runs(args.profile, overrides, args.data_root)
+            execute_notebooks(args.profile, args.data_root, args.log_output, Path(args.build_root), overrides)
         else:
-            pdf = build_pdf(args.profile, args.group, args.data_root, args.log_output, Path(args.build_root))
+            pdf = build_pdf(args.profile, args.group, args.data_root, args.log_output, Path(args.build_root), overrides)
             if args.step == "zip":
                 build_zip(args.profile, pdf)
     return run_command(body)

@@ -1,18 +1,30 @@
-"""Results as JSON files keyed by their full configuration.
+"""The results store: per-run files keyed by the run's full configuration.
 
-A configuration that was already run is loaded instead of retrained; a different configuration
-gets a different file and never overwrites another; writes are atomic (write, then rename), so an
-interrupted run leaves no half file.
+Each run owns three files in the results folder, all named by a readable stem and a hash of its key:
+the result (JSON, written once the run is finished), its checkpoint while it trains (written at every
+epoch end, removed once the result is stored) and a lock file (held while a process trains it). Every
+write is atomic (write a temporary file, then rename), so a kill at any moment leaves either the old
+file or the new one; two processes never train the same run, so side-by-side jobs cannot collide.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import inspect
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from .errors import UserError
+
+
+class RunInProgress(UserError):
+    """Another process holds the run's lock: it is being trained right now."""
 
 
 def config_digest(key: dict) -> str:
@@ -20,49 +32,101 @@ def config_digest(key: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def result_path(results_dir: str | Path, key: dict, stem: str = "run") -> Path:
-    """Return the file that holds (or will hold) the result of this configuration."""
-    return Path(results_dir) / f"{stem}-{config_digest(key)[:16]}.json"
+@dataclass(frozen=True)
+class RunFiles:
+    """The files of one run in a results folder, and the key they must hold."""
+    key: dict
+    result: Path
+    checkpoint: Path
+    lock: Path
+
+    @classmethod
+    def of(cls, results_dir: str | Path, key: dict, stem: str = "run") -> RunFiles:
+        """Return the files of the run with this key (they need not exist yet)."""
+        base = Path(results_dir) / f"{stem}-{config_digest(key)[:16]}"
+        return cls(key, base.with_name(base.name + ".json"), base.with_name(base.name + ".ckpt"),
+                   base.with_name(base.name + ".lock"))
+
+    def load_result(self) -> dict | None:
+        """Return the stored record of exactly this configuration, or None if it was never finished."""
+        if not self.result.exists():
+            return None
+        try:
+            record = json.loads(self.result.read_text())
+        except json.JSONDecodeError as err:
+            raise UserError(f"{self.result} is not valid JSON ({err}); delete it to rerun that configuration") from None
+        if record.get("key") != self.key:  # a hash collision or a hand-edited file: never return the wrong run
+            raise UserError(f"{self.result} holds a different configuration than its name says; delete it to rerun")
+        return record
+
+    def save_result(self, record: dict) -> Path:
+        """Write the finished run's record atomically, then drop its checkpoint; return the result's path."""
+        text = json.dumps({**record, "key": self.key}, indent=1, sort_keys=True)
+        _write_atomically(self.result, lambda f: f.write(text.encode()))
+        self.checkpoint.unlink(missing_ok=True)
+        return self.result
+
+    def load_checkpoint(self) -> dict | None:
+        """Return the checkpoint of an unfinished run (tensors on the CPU), or None if there is none."""
+        if not self.checkpoint.exists():
+            return None
+        try:
+            state = torch.load(self.checkpoint, map_location="cpu", **_SAFE_LOAD)
+        except Exception as err:  # torch raises many types on a damaged file
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise UserError(f"{self.checkpoint} cannot be read ({type(err).__name__}: {first_line}); delete it to "
+                            "restart that run from its first epoch") from None
+        if state.get("key") != self.key:
+            raise UserError(f"{self.checkpoint} holds a different configuration than its name says; delete it")
+        return state
+
+    def save_checkpoint(self, state: dict) -> None:
+        """Write a checkpoint atomically (a kill mid-write leaves the previous one)."""
+        _write_atomically(self.checkpoint, lambda f: torch.save({**state, "key": self.key}, f))
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold this run's lock for the block; raise RunInProgress if another process holds it."""
+        self.lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock, "a") as handle:
+            try:
+                # flock is released by the kernel when the process dies, however it dies.
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunInProgress(f"{self.result.name} is being trained by another process right now "
+                                    f"(it holds {self.lock})") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def is_locked(self) -> bool:
+        """True if another process trains this run right now."""
+        if not self.lock.exists():
+            return False
+        with open(self.lock, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
 
 
-def load_result(results_dir: str | Path, key: dict, stem: str = "run") -> dict | None:
-    """Return the stored record of exactly this configuration, or None if it was never run."""
-    path = result_path(results_dir, key, stem)
-    if not path.exists():
-        return None
-    try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path} is not valid JSON ({err}); delete it to rerun that configuration") from None
-    if record.get("key") != key:  # a hash collision or a hand-edited file: never return the wrong run
-        raise UserError(f"{path} holds a different configuration than its name says; delete it to rerun")
-    return record
+# torch >= 1.13 can refuse to unpickle anything but tensors and plain containers; our checkpoints
+# hold nothing else, so ask for that where the running torch offers it.
+_SAFE_LOAD = {"weights_only": True} if "weights_only" in inspect.signature(torch.load).parameters else {}
 
 
-def save_result(results_dir: str | Path, key: dict, record: dict, stem: str = "run") -> Path:
-    """Write the record of this configuration atomically and return its path."""
-    path = result_path(results_dir, key, stem)
+def _write_atomically(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump({**record, "key": key}, f, indent=1, sort_keys=True)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
-
-
-def load_all(results_dir: str | Path) -> list[dict]:
-    """Return every stored record in a results folder (for summaries such as the title page)."""
-    folder = Path(results_dir)
-    records = []
-    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
-        try:
-            records.append(json.loads(path.read_text()))
-        except json.JSONDecodeError:
-            continue
-    return records

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import statistics
 
-from .training import History
+from .experiment import History
 
 
 def summarize(history: History, split: str = "test") -> dict:
@@ -12,7 +12,7 @@ def summarize(history: History, split: str = "test") -> dict:
     accuracy = history.column(f"{split}_accuracy")
     times = history.column("train_time")
     best = max(range(len(accuracy)), key=accuracy.__getitem__)
-    final = history.epochs[-1]
+    final = history.records[-1]
     return {
         "final": accuracy[-1], "best": accuracy[best], "best_epoch": best + 1,
         "epochs_run": len(accuracy), "diverged": history.status == "diverged",

@@ -7,8 +7,9 @@ import torch
 
 from helpers import results
 from helpers.errors import UserError
+from helpers.experiment import DeviceUnavailable, NotStored, RunConfig, optimizer_class, run, run_files
+from helpers.results import RunFiles, RunInProgress
 from helpers.summaries import at_chance, choose_by_validation
-from helpers.training import DeviceUnavailable, RunConfig, optimizer_class, run
 
 
 def small(**changes):
@@ -30,7 +31,7 @@ def test_history_records_times_and_environment(synthetic_root):
     assert all(b > a for a, b in zip(cumulative, cumulative[1:]))
     assert cumulative[-1] == pytest.approx(sum(history.column("train_time")))
     assert all(t > 0 for t in history.column("eval_time"))
-    assert "val_accuracy" in history.epochs[0] and history.data["val"] == 100
+    assert "val_accuracy" in history.records[0] and history.data["val"] == 100
     env = history.environment
     assert env["device"] == "cpu" and env["torch"] == torch.__version__ and env["cpu_threads"] >= 1
 
@@ -50,9 +51,9 @@ def test_cache_hit_miss_and_no_overwrite(synthetic_root, tmp_path, monkeypatch):
     files = sorted(tmp_path.glob("*.json"))
     assert len(files) == 1
     # Hit: no training at all (training would call the loop, which now fails).
-    monkeypatch.setattr("helpers.training.train", lambda *a, **k: pytest.fail("retrained a stored config"))
-    again = run(config, synthetic_root, tmp_path, progress=False)
-    assert again.epochs == first.epochs and again.config == config
+    monkeypatch.setattr("helpers.experiment.train", lambda *a, **k: pytest.fail("retrained a stored config"))
+    again = run(config, synthetic_root, tmp_path, progress=False, train_missing=False)
+    assert again.records == first.records and again.config == config
     monkeypatch.undo()
     # Miss: another config gets its own file; the first file is untouched.
     before = files[0].read_bytes()
@@ -60,35 +61,60 @@ def test_cache_hit_miss_and_no_overwrite(synthetic_root, tmp_path, monkeypatch):
     assert len(list(tmp_path.glob("*.json"))) == 2 and files[0].read_bytes() == before
 
 
+def test_not_stored_is_refused_without_training(synthetic_root, tmp_path):
+    with pytest.raises(NotStored, match="no stored result"):
+        run(small(epochs=1), synthetic_root, tmp_path, progress=False, train_missing=False)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(results.json, "dump", interrupted)
+    monkeypatch.setattr(results.json, "dumps", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        results.save_result(tmp_path, {"a": 1}, {"epochs": []})
+        RunFiles.of(tmp_path, {"a": 1}).save_result({"records": []})
     assert list(tmp_path.iterdir()) == []
 
 
 def test_stored_file_with_other_config_is_refused(tmp_path):
-    path = results.save_result(tmp_path, {"a": 1}, {"x": 1})
+    path = RunFiles.of(tmp_path, {"a": 1}).save_result({"x": 1})
     record = json.loads(path.read_text())
     record["key"] = {"a": 2}
     path.write_text(json.dumps(record))
     with pytest.raises(UserError, match="different configuration"):
-        results.load_result(tmp_path, {"a": 1})
+        RunFiles.of(tmp_path, {"a": 1}).load_result()
+
+
+def test_a_run_held_by_another_process_is_not_trained_twice(synthetic_root, tmp_path):
+    config = small(epochs=1)
+    files = run_files(config, synthetic_root, tmp_path)
+    import subprocess, sys
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)",
+                               str(files.lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert files.is_locked()
+        with pytest.raises(RunInProgress, match="being trained by another process"):
+            run(config, synthetic_root, tmp_path, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not files.is_locked()
+    assert run(config, synthetic_root, tmp_path, progress=False).status == "completed"
 
 
 def test_divergence_is_recorded_not_raised(synthetic_root):
     config = small(dataset="cifar10", model="cnn", optimizer="SGD", lr=100.0, epochs=5, train_subset=200)
     history = run(config, synthetic_root, progress=False)
-    assert history.status == "diverged" and len(history.epochs) < 5
-    assert history.epochs[-1]["train_loss"] is None  # non-finite, stored as null (valid JSON)
+    assert history.status == "diverged" and len(history.records) < 5
+    assert history.records[-1]["train_loss"] is None  # non-finite, stored as null (valid JSON)
     assert choose_by_validation({"bad": _with_val(history), "good": _with_val(run(small(epochs=1, val_size=50),
                                                                                    synthetic_root, progress=False))}) == "good"
 
 
 def _with_val(history):
-    for record in history.epochs:
+    for record in history.records:
         record.setdefault("val_accuracy", record["test_accuracy"])
     return history
 
@@ -132,4 +158,4 @@ def test_cnn_beats_chance_on_real_cifar10(real_cifar_root):
     history = run(config, real_cifar_root, progress=False)
     assert history.status == "completed"
     assert history.column("test_accuracy")[-1] > 0.2  # twice chance
-    assert math.isfinite(history.epochs[-1]["test_loss"])
+    assert math.isfinite(history.records[-1]["test_loss"])

@@ -1,0 +1,248 @@
+"""One training run as an experiment: its configuration, its history, where it runs, and its store.
+
+`run(config)` is what notebooks and cluster tasks call: it returns the stored History of that exact
+configuration if there is one; otherwise it trains (continuing from the run's checkpoint if an
+earlier attempt was cut off), stores the result and returns it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from . import data as datamod
+from .environment import describe_environment
+from .errors import UserError
+from .models import build_model, count_parameters
+from .results import RunFiles, RunInProgress
+from .training import train
+
+DEVICES = ("cpu", "cuda")
+
+
+class DeviceUnavailable(UserError):
+    """The configuration asks for a device this machine does not have (and no stored result exists)."""
+
+
+class NotStored(UserError):
+    """The run has no stored result and training was not allowed here."""
+
+
+# Optimizers that step without a closure and on dense gradients: every other torch.optim class.
+_UNSUITED = {"lbfgs": "needs a closure that re-evaluates the loss", "sparseadam": "needs sparse gradients"}
+
+
+def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+    """Return the torch.optim class of that name (any case); unknown or unsuited names are a UserError."""
+    known = {cls.__name__.lower(): cls for cls in vars(torch.optim).values()
+             if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer}
+    key = name.lower()
+    if key in _UNSUITED:
+        raise UserError(f"optimizer {name!r} is not supported here: it {_UNSUITED[key]}")
+    if key not in known:
+        usable = sorted(cls.__name__ for k, cls in known.items() if k not in _UNSUITED)
+        raise UserError(f"unknown optimizer {name!r}; torch.optim offers: {', '.join(usable)}")
+    return known[key]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a training run (and so the key of its stored result)."""
+    dataset: str
+    model: str
+    optimizer: str = "SGD"
+    lr: float = 0.1
+    epochs: int = 30
+    batch_size: int = 64
+    test_batch_size: int = 1000
+    seed: int = 1
+    device: str = "cpu"
+    pipeline: str = "template"
+    val_size: int = 0
+    train_subset: int | None = None
+    test_subset: int | None = None
+
+    def __post_init__(self):
+        if self.dataset not in datamod.DATASETS:
+            raise UserError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(datamod.DATASETS)}")
+        if self.model not in ("mlp", "cnn") or (self.model == "cnn" and self.dataset != "cifar10"):
+            raise UserError(f"model {self.model!r} on {self.dataset}: use 'mlp' (any dataset) or 'cnn' (cifar10)")
+        optimizer_class(self.optimizer)
+        if self.device not in DEVICES:
+            raise UserError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)}")
+        if self.pipeline not in datamod.PIPELINES:
+            raise UserError(f"unknown pipeline {self.pipeline!r}; choose one of: {', '.join(datamod.PIPELINES)}")
+        if isinstance(self.lr, bool) or not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise UserError(f"learning rate must be a positive number, got {self.lr!r}")
+        for name in ("epochs", "batch_size", "test_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, int) and value > 0):
+                raise UserError(f"{name} must be a positive integer, got {value!r}")
+
+    @property
+    def label(self) -> str:
+        """A short name for legends, progress bars and logs."""
+        return (f"{self.dataset} {self.model.upper()} {self.optimizer} lr={self.lr:g} seed {self.seed} "
+                f"{self.device}/{self.pipeline}")
+
+    @property
+    def stem(self) -> str:
+        """A readable file-name prefix for the run's files."""
+        seed = f"-seed{self.seed}" if self.seed != 1 else ""  # seed 1 (the template's) keeps the short name
+        return (f"{self.dataset}-{self.model}-{self.optimizer.lower()}-lr{self.lr:g}{seed}-"
+                f"{self.device}-{self.pipeline}")
+
+
+@dataclass
+class History:
+    """A finished run: its config, one record per epoch, and what it ran on.
+
+    `resumes` lists the restarts of a run that was cut off (time limit, pre-emption, crash): after
+    which complete epoch it continued and on which device; the cut epoch itself is never counted.
+    """
+    config: RunConfig
+    records: list[dict]
+    status: str                     # "completed", or "diverged" (non-finite loss; training stopped)
+    parameters: int
+    environment: dict
+    data: dict
+    resumes: list[dict] = field(default_factory=list)
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def column(self, name: str) -> list:
+        """Return one per-epoch quantity (e.g. "test_accuracy", "cumulative_train_time") as a list."""
+        return [record[name] for record in self.records]
+
+    @property
+    def device_name(self) -> str:
+        return self.environment["device_name"]
+
+    def to_record(self) -> dict:
+        return {**asdict(self), "config": asdict(self.config)}
+
+    @classmethod
+    def from_record(cls, record: dict) -> History:
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in record.items() if k in names}
+        values.setdefault("records", record.get("epochs", []))  # results stored before the rename
+        return cls(**{**values, "config": RunConfig(**record["config"])})
+
+
+def resolve_device(name: str) -> torch.device:
+    """Return the torch device; asking for CUDA on a machine without it is a clear DeviceUnavailable."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailable(
+            f"CUDA was asked for, but this machine has none (torch {torch.__version__}, "
+            f"torch.cuda.is_available() is False). Run it on a GPU node (README: make sbatch), "
+            f"or choose device='cpu'.")
+    return torch.device(name)
+
+
+def run_files(config: RunConfig, data_root: str | Path | None, results_dir: str | Path,
+              download_missing: bool = True) -> RunFiles:
+    """Return the store files of a run: its key is the full config plus a fingerprint of the data files."""
+    fingerprint = datamod.locate(config.dataset, data_root, download_missing).fingerprint
+    return RunFiles.of(results_dir, {**asdict(config), "data_fingerprint": fingerprint}, stem=config.stem)
+
+
+def run(config: RunConfig, data_root: str | Path | None = None, results_dir: str | Path | None = None,
+        progress: bool = True, train_missing: bool = True) -> History:
+    """Return the History of this configuration: loaded from results_dir if it was run, else trained now.
+
+    Without results_dir nothing is stored (benchmarks). With train_missing=False a run that is not
+    stored raises NotStored instead of training.
+    """
+    if results_dir is None:
+        return _train(config, data_root, resolve_device(config.device), None, progress)
+    files = run_files(config, data_root, results_dir)
+    stored = files.load_result()
+    if stored is not None:
+        return History.from_record(stored)
+    if not train_missing:
+        raise NotStored(f"{config.label} has no stored result in {results_dir}")
+    device = resolve_device(config.device)
+    with files.locked():
+        stored = files.load_result()  # another process may have finished it while we waited
+        if stored is not None:
+            return History.from_record(stored)
+        history = _train(config, data_root, device, files, progress)
+        files.save_result(history.to_record())
+    return history
+
+
+def _train(config: RunConfig, data_root, device: torch.device, files: RunFiles | None, progress: bool) -> History:
+    dataset = datamod.locate(config.dataset, data_root)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
+    splits = datamod.make_splits(datamod.load_split(dataset, train=True), datamod.load_split(dataset, train=False),
+                                 val_size=config.val_size, train_subset=config.train_subset,
+                                 test_subset=config.test_subset, seed=config.seed)
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, config.dataset).to(device)
+    optimizer = optimizer_class(config.optimizer)(model.parameters(), lr=config.lr)
+
+    def batches(split, train):
+        size = config.batch_size if train else config.test_batch_size
+        return datamod.make_batches(split, config.pipeline, size, device, seed=config.seed, train=train)
+
+    train_batches = batches(splits.train, True)
+    eval_batches = {"test": batches(splits.test, False)}
+    if splits.val is not None:
+        eval_batches["val"] = batches(splits.val, False)
+    generators = [datamod.generator_of(b) for b in (train_batches, *eval_batches.values())]
+
+    environment = describe_environment(device)
+    records, resumes = [], []
+    checkpoint = files.load_checkpoint() if files is not None else None
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        _restore_rng(checkpoint["rng"], generators, device)
+        records = checkpoint["records"]
+        resumes = checkpoint["resumes"] + [{"after_epoch": len(records), "device_name": environment["device_name"]}]
+
+    def save_checkpoint(records_so_far):
+        files.save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                               "rng": _rng_state(generators, device), "records": records_so_far,
+                               "resumes": resumes})
+
+    records, status = train(model, optimizer, train_batches, eval_batches, config.epochs, device, records=records,
+                            on_epoch_end=save_checkpoint if files is not None else None,
+                            progress=progress, desc=config.label)
+    return History(config=config, records=records, status=status, parameters=count_parameters(model),
+                   environment=environment, resumes=resumes,
+                   data={"fingerprint": dataset.fingerprint, "root": str(dataset.root), "train": len(splits.train),
+                         "val": len(splits.val) if splits.val is not None else 0, "test": len(splits.test)})
+
+
+def _rng_state(generators: list[torch.Generator], device: torch.device) -> dict:
+    """Every random state the rest of a run depends on: the batch orders' generators and torch's own."""
+    state = {"generators": [g.get_state() for g in generators], "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _restore_rng(state: dict, generators: list[torch.Generator], device: torch.device) -> None:
+    for generator, saved in zip(generators, state["generators"]):
+        generator.set_state(saved)
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def run_all(configs: dict, s, progress: bool = True) -> tuple[dict, dict]:
+    """Run (or load) every config of a {key: RunConfig} dict with a notebook's data and results folders.
+
+    Returns ({key: History}, {key: reason}): the second holds the runs this machine cannot do (a GPU
+    run without a GPU, a run another process is training right now), so that a notebook can say so.
+    """
+    histories, missing = {}, {}
+    for key, config in configs.items():
+        try:
+            histories[key] = run(config, s.data_root, s.results_dir, progress=progress)
+        except (DeviceUnavailable, RunInProgress) as err:
+            missing[key] = str(err)
+    return histories, missing
