@@ -24,7 +24,8 @@ def device_name(device: torch.device) -> str:
     """Return a human name of the device: the GPU's name, or the CPU model and thread count."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{cpu_model()}, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"{cpu_model()}, {threads} thread{'s' if threads != 1 else ''}"
 
 
 def describe_environment(device: torch.device | None = None) -> dict:

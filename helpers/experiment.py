@@ -205,7 +205,7 @@ def _train(config: RunConfig, data_root, device: torch.device, files: RunFiles |
 
     def save_checkpoint(records_so_far):
         files.save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                               "rng": _rng_state(generators, device), "records": records_so_far,
+                               "rng": _rng_state(generators, device), "records": list(records_so_far),
                                "resumes": resumes})
 
     records, status = train(model, optimizer, train_batches, eval_batches, config.epochs, device, records=records,
