@@ -23,7 +23,7 @@ endif
 PLAN_ARGS = --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(OVERRIDES),--overrides '$(OVERRIDES)')
 REPORT = $(PY) -m helpers.report --group $(GROUP) $(PLAN_ARGS)
 
-.PHONY: help setup data status results sbatch pdf zip test bench clean
+.PHONY: help setup data status results sbatch gpu-check pdf zip test bench clean
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
@@ -55,6 +55,10 @@ results: $(SETUP)
 sbatch: $(SETUP)
 	@$(PY) -m helpers.jobs submit $(PLAN_ARGS) --partition $(PARTITION) --time $(TIME) --cpus $(CPUS) \
 	  --mem $(MEM) --gpus $(GPUS) --max-parallel $(MAX_PARALLEL)
+
+## gpu-check  every CUDA path in under two minutes (pipelines, models, optimizers, resume, timing); needs only torch
+gpu-check: $(SETUP)
+	$(PY) -m helpers.gpucheck
 
 ## pdf      run every notebook and render the one hand-in PDF into build/PROFILE/
 pdf: $(SETUP)

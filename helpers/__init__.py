@@ -1,23 +1,37 @@
 """Helpers for the notebooks of Embedded Machine Learning, exercise 3: one import line per notebook.
 
-Split by concern: profiles (settings), data, models, training, results, summaries, plots,
-gradients (3.1's exact maths), report (the PDF build).
-"""
-from .errors import UserError
-from .profiles import settings
-from .models import CNN, MLP, build_model, count_parameters
-from .training import evaluate, train
-from .experiment import DeviceUnavailable, History, RunConfig, run, run_all
-from .plan import chosen_rate, cnn_rate_runs, device_runs, mlp_runs, optimizer_rate_runs, seed_runs
-from .summaries import (CHANCE_MARGIN, at_chance, choose_by_validation, device_label, markdown_table, pct, ratio, secs, selection_score,
-                        summarize)
-from .plots import plot_accuracy, plot_heatmap
-from .notebook import show_markdown, show_math, show_settings, show_source
+Split by concern: profiles (settings), data, models, training (the loop), experiment (one run, its
+store and resume), plan (every run the report needs), summaries, plots, gradients (3.1's exact
+maths), report (the PDF build), jobs and cluster (SLURM).
 
-__all__ = [
-    "UserError", "settings", "CNN", "MLP", "build_model", "count_parameters", "DeviceUnavailable", "History",
-    "RunConfig", "evaluate", "chosen_rate", "cnn_rate_runs", "device_runs", "mlp_runs", "optimizer_rate_runs",
-    "seed_runs", "CHANCE_MARGIN", "run", "run_all", "train", "at_chance", "choose_by_validation", "device_label", "markdown_table", "pct",
-    "ratio", "secs", "selection_score", "summarize", "plot_accuracy", "plot_heatmap", "show_markdown",
-    "show_math", "show_settings", "show_source",
-]
+Names are imported from their module on first use, so that a cluster task or `make gpu-check`
+(`python -m helpers.jobs`, `python -m helpers.gpucheck`) needs torch alone, not the notebook stack.
+"""
+import importlib
+
+_HOMES = {
+    "errors": ["UserError"],
+    "profiles": ["settings"],
+    "models": ["CNN", "MLP", "build_model", "count_parameters"],
+    "training": ["evaluate", "train"],
+    "experiment": ["DeviceUnavailable", "History", "RunConfig", "run", "run_all"],
+    "plan": ["chosen_rate", "cnn_rate_runs", "device_runs", "mlp_runs", "optimizer_rate_runs", "seed_runs"],
+    "summaries": ["CHANCE_MARGIN", "at_chance", "choose_by_validation", "device_label", "markdown_table", "pct", "ratio",
+                  "secs", "selection_score", "summarize"],
+    "plots": ["plot_accuracy", "plot_heatmap"],
+    "notebook": ["show_markdown", "show_math", "show_settings", "show_source"],
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value  # once imported, an ordinary attribute
+    return value
+
+
+def __dir__():
+    return __all__
