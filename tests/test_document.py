@@ -2,6 +2,7 @@
 import base64
 import os
 import re
+import shutil
 import subprocess
 import sys
 import unicodedata
@@ -102,6 +103,14 @@ def test_missing_renderer_is_a_user_error_naming_pip(monkeypatch):
     monkeypatch.setitem(sys.modules, "typst", None)  # import typst raises ImportError
     with pytest.raises(UserError, match=r"pip install typst==\S+ pypandoc-binary==\S+"):
         document.check_renderer()
+
+
+def test_typst_error_is_one_message_keeping_the_source():
+    with pytest.raises(UserError, match=r"Typst could not render the PDF: .*; its source is in .*main\.typ") as err:
+        document.compile_typst("#no-such-function()", {"title": "t", "authors": [], "title_page": None}, {})
+    kept = err.value.args[0].rsplit(" ", 1)[1]
+    assert "#no-such-function()" in open(kept).read()
+    shutil.rmtree(os.path.dirname(kept))
 
 
 def nbconvert_entry_points(folder):
