@@ -70,6 +70,16 @@ def _keep(output) -> bool:
     return "application/vnd.jupyter.widget-view+json" not in output.get("data", {})
 
 
+def _add_figure(data: dict, figures: dict[str, bytes]) -> str | None:
+    """Add the best figure of a mime bundle to figures; return its file name (None if there is none)."""
+    for mime, suffix in _FIGURES:
+        if mime in data:
+            name = f"figure-{len(figures) + 1}.{suffix}"
+            figures[name] = data[mime].encode() if suffix == "svg" else base64.b64decode(data[mime])
+            return name
+    return None
+
+
 def output_markdown(output, figures: dict[str, bytes]) -> str | None:
     """Return one code cell output as Markdown (a figure is added to figures, by file name)."""
     kind = output.get("output_type")
@@ -78,11 +88,9 @@ def output_markdown(output, figures: dict[str, bytes]) -> str | None:
     if kind == "error":
         return _fence(_ANSI.sub("", "\n".join(output.get("traceback", []))), "text")
     data = output.get("data", {})
-    for mime, suffix in _FIGURES:
-        if mime in data:
-            name = f"figure-{len(figures) + 1}.{suffix}"
-            figures[name] = data[mime].encode() if suffix == "svg" else base64.b64decode(data[mime])
-            return f'```{{=typst}}\n#fitted-image("{name}")\n```'
+    name = _add_figure(data, figures)
+    if name:
+        return f'```{{=typst}}\n#fitted-image("{name}")\n```'
     if "text/markdown" in data:
         return data["text/markdown"]
     if "text/latex" in data:
@@ -97,7 +105,10 @@ def notebook_markdown(nb, figures: dict[str, bytes]) -> str:
     parts = []
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            parts.append(cell.source)
+            source = cell.source
+            for attachment, data in cell.get("attachments", {}).items():  # images pasted into the cell
+                source = source.replace(f"attachment:{attachment}", _add_figure(data, figures) or attachment)
+            parts.append(source)
         elif cell.cell_type == "raw" and cell.metadata.get("format") in ("typst", "text/x-typst"):
             parts.append(_fence(cell.source, "{=typst}"))
         elif cell.cell_type == "code":

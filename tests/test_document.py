@@ -129,7 +129,8 @@ def nbconvert_entry_points(folder):
 @pytest.mark.slow
 def test_nbconvert_exports_a_notebook_as_one_chapter(tmp_path):
     nb = new_notebook(cells=[
-        new_markdown_cell("# 3.9 A tiny chapter\n\nSome *prose* and $\\partial L/\\partial W_1$.\n\n## A section"),
+        new_markdown_cell("# 3.9 A tiny chapter\n\nSome *prose* and $\\partial L/\\partial W_1$.\n\n## A section\n\n"
+                          "![pasted](attachment:pasted.svg)", attachments={"pasted.svg": {"image/svg+xml": SVG}}),
         new_code_cell("print('hello')", metadata={"tags": ["show"]},
                       outputs=[new_output("stream", name="stdout", text="hello from stdout\n")]),
         new_code_cell("fig", outputs=[new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}),
@@ -147,4 +148,4 @@ def test_nbconvert_exports_a_notebook_as_one_chapter(tmp_path):
     assert "Contents" not in text  # a single notebook is a chapter, without the hand-in's title page
     assert [item.title for item in reader.outline if not isinstance(item, list)] == ["3.9 A tiny chapter"]
     assert reader.metadata.title == "tiny" and reader.metadata.author == "Jürgen Groß"
-    assert len(reader.pages[0].images) == 1  # the PNG; the SVG is drawn as vectors
+    assert len(reader.pages[0].images) == 1  # the PNG; the SVGs (output and pasted) are drawn as vectors
