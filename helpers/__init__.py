@@ -1,7 +1,7 @@
 """Helpers for the notebooks of Embedded Machine Learning, exercise 3: one import line per notebook.
 
 Split by concern: profiles (settings), data, models, training, results, summaries, plots,
-gradients (3.1's exact maths), report (the PDF build).
+gradients (3.1's exact maths), report (the build), document (the PDF renderer), handin (title page, 3.5).
 """
 from .errors import UserError
 from .profiles import settings
