@@ -1,4 +1,7 @@
-"""Plots of accuracy over epochs or over training time, in one consistent style, saved as PNG."""
+"""Plots of accuracy over epochs or over training time, in one consistent style, saved as PNG.
+
+In a notebook the figures are shown as SVG: vector graphics, sharp in the PDF at any zoom.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +15,20 @@ _STYLE = {"figure.figsize": (7.0, 4.2), "figure.dpi": 110, "savefig.dpi": 160, "
           "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False, "legend.fontsize": 8.5,
           "legend.frameon": False, "font.size": 10}
 _X = {"epoch": ("epoch", "Epoch"), "time": ("cumulative_train_time", "Training time (s, evaluation excluded)")}
+
+
+def show_figures_as_svg() -> None:
+    """Make the notebook's inline backend show matplotlib figures as SVG instead of PNG (no-op outside IPython)."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("svg")
+
+
+show_figures_as_svg()
 
 
 def _save(fig, path: str | Path | None):

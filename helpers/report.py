@@ -1,4 +1,4 @@
-"""Build the hand-in: execute every notebook headless with papermill, then render ONE PDF with nbconvert.
+"""Build the hand-in: execute every notebook headless with papermill, then render ONE PDF (pandoc + Typst).
 
     python -m helpers.report pdf     --profile full|smoke [--group group.yml] [--data-root DIR]
     python -m helpers.report execute --profile ...   (notebooks only: what the SLURM job runs)
@@ -6,6 +6,7 @@
 
 Every problem the user can fix is one message and a non-zero exit; nothing is half-written: the
 notebooks run into a staging folder, and a PDF is only rendered from a complete, fresh set.
+What the PDF holds is in helpers/handin.py; how a notebook becomes a PDF, in helpers/document.py.
 """
 from __future__ import annotations
 
@@ -20,16 +21,13 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
+from .document import check_renderer, render_pdf
 from .errors import UserError, run_command
-from .group import EXERCISES, Group, load_group
+from .group import load_group
+from .handin import hardware_lines, merge_notebooks, title_page
 from .profiles import NOTEBOOKS, REPO_ROOT, check_overrides, check_profile, overrides_for
 
 KERNEL_NAME = "eml-ex3-build"
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-SMOKE_MARK = "SMOKE RUN, not for hand-in"
-COURSE = "Embedded Machine Learning, Winter Term 2025/26"
-INSTITUTE = "Heidelberg University, Institute of Computer Engineering"
-SHEET = "Exercise 3"
 # What the hand-in archive holds besides the PDF (sources only; data, results and caches never).
 SOURCES = ["README.md", "Makefile", "environment.yml", "requirements.txt", "pyproject.toml", "group.yml",
            "helpers", "notebooks", "slurm", "tests", ".ci"]
@@ -42,17 +40,6 @@ def pdf_path(profile: str, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
     """Return where the PDF of a profile is written."""
     name = "exercise03.pdf" if profile == "full" else f"exercise03-{profile.upper()}-not-for-hand-in.pdf"
     return Path(build_root) / profile / name
-
-
-def check_pdf_tools() -> None:
-    """Raise a UserError naming what to install if XeLaTeX or pandoc is missing."""
-    missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
-    if missing:
-        raise UserError(
-            f"{' and '.join(missing)} not found, which nbconvert needs to render the PDF. Install them: "
-            "Debian/Ubuntu: apt-get install --no-install-recommends pandoc texlive-xetex "
-            "texlive-fonts-recommended texlive-plain-generic; conda: conda install -c conda-forge pandoc "
-            "texlive-core. (The notebooks were not run.)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,137 +101,8 @@ def execute_notebooks(profile: str, data_root: str | None = None, log_output: bo
 
 
 # ---------------------------------------------------------------------------------------------
-# One notebook for the PDF: title page, chapters, 3.5
+# The PDF
 # ---------------------------------------------------------------------------------------------
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX's special characters in plain text."""
-    table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-    return "".join(table.get(ch, ch) for ch in str(text))
-
-
-def hardware_lines(profile: str, overrides: dict | None = None, data_root=None) -> list[str]:
-    """Return one line per distinct machine that the chapters' runs used, plus this build's."""
-    from .environment import describe_environment
-    from .plan import stored_histories
-    runs = {}
-    for history in stored_histories(profile, overrides, data_root):
-        env = history.environment
-        line = (f"{env.get('device_name', '?')}: Python {env.get('python', '?')}, PyTorch {env.get('torch', '?')}, "
-                f"torchvision {env.get('torchvision', '?')}")
-        runs[line] = runs.get(line, 0) + 1
-    here = describe_environment()
-    lines = [f"Training runs on {line} ({n} run{'s' if n > 1 else ''})" for line, n in sorted(runs.items())]
-    lines.append(f"Report built on {here['cpu_model']}, {here['cpu_threads']} threads"
-                 f"{', GPU ' + here['gpu'] if here['gpu'] else ''}: Python {here['python']}, "
-                 f"PyTorch {here['torch']}, torchvision {here['torchvision']}")
-    return lines
-
-
-def title_page_latex(group: Group, profile: str, hardware: list[str], today: str) -> str:
-    """Return the LaTeX of the title page: course, sheet, names and IDs, date, hardware, smoke mark."""
-    members = r" \\ ".join(latex_escape(m.name) + (f" ({latex_escape(m.student_id)})" if m.student_id else "")
-                           for m in group.members)
-    smoke = ""
-    if profile != "full":
-        smoke = (r"\vspace{1cm}\fcolorbox{red}{white}{\parbox{0.8\textwidth}{\centering\Large\color{red}"
-                 + latex_escape(SMOKE_MARK.upper()) + r"\\[2pt]\normalsize profile `" + latex_escape(profile)
-                 + r"': small data and 2 epochs, to test the pipeline; its numbers say nothing about the exercise}}")
-    hw = "".join(r"\item " + latex_escape(line) + "\n" for line in hardware)
-    return "\n".join([
-        r"\begin{titlepage}\centering",
-        r"{\large " + latex_escape(COURSE) + r"\\ " + latex_escape(INSTITUTE) + r"\par}\vspace{2.2cm}",
-        r"{\Huge\bfseries " + latex_escape(SHEET) + r"\par}\vspace{0.4cm}",
-        r"{\Large Gradients by hand, autograd, MLP vs.\ CNN, optimizers\par}\vspace{1.6cm}",
-        r"{\large Group members\par}\vspace{0.3cm}{\Large " + members + r"\par}\vspace{1cm}",
-        r"{\large " + latex_escape(today) + r"\par}", smoke,
-        r"\vfill\begin{minipage}{0.92\textwidth}\small\raggedright\textbf{Hardware and software}",
-        r"\begin{itemize}\setlength\itemsep{1pt}" + hw + r"\end{itemize}\end{minipage}",
-        r"\end{titlepage}",
-    ])
-
-
-def declaration_markdown(group: Group, chapter_titles: dict[str, str]) -> str:
-    """Return chapter 3.5: the per-exercise declaration of willingness to present."""
-    rows = "\n".join(f"| {ex} | {chapter_titles.get(ex, '')} | {'**yes**' if group.willing_to_present[ex] else 'no'} |"
-                     for ex in EXERCISES)
-    names = ", ".join(m.name for m in group.members)
-    return (f"# 3.5 Willingness to present\n\n"
-            f"The group ({names}) declares, per exercise, whether it is willing to present its solution "
-            f"in the exercise session:\n\n| Exercise | Title | Willing to present |\n|---|---|---|\n{rows}\n")
-
-
-def _first_heading(nb) -> tuple[int, str] | None:
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                if line.startswith("# "):
-                    return i, line[2:].strip()
-    return None
-
-
-def _keep_output(output) -> bool:
-    # Progress bars and warnings go to stderr: useful in a terminal or SLURM log, noise in a PDF.
-    if output.get("output_type") == "stream" and output.get("name") == "stderr":
-        return False
-    return "application/vnd.jupyter.widget-view+json" not in output.get("data", {})
-
-
-def merge_notebooks(paths: list[Path], group: Group, profile: str, title_page: str):
-    """Return one notebook of all chapters (in order), the 3.5 declaration and the title page."""
-    import nbformat
-    merged = nbformat.v4.new_notebook()
-    titles = {}
-    for exercise, path in zip(NOTEBOOKS, paths):
-        nb = nbformat.read(str(path), as_version=4)
-        heading = _first_heading(nb)
-        if heading is None:
-            raise UserError(f"{path.name} has no level-1 heading ('# 3.x ...') to start its chapter")
-        index, title = heading
-        titles[exercise] = title.split(" ", 1)[1] if title.startswith(exercise + " ") else title
-        if profile != "full":
-            nb.cells[index].source = nb.cells[index].source.replace(f"# {title}", f"# {title} [{SMOKE_MARK}]", 1)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs = [o for o in cell.outputs if _keep_output(o)]
-            merged.cells.append(cell)
-        merged.metadata.setdefault("kernelspec", nb.metadata.get("kernelspec", {}))
-        merged.metadata.setdefault("language_info", nb.metadata.get("language_info", {}))
-    declaration = declaration_markdown(group, titles)
-    if profile != "full":
-        declaration = declaration.replace("# 3.5 Willingness to present", f"# 3.5 Willingness to present [{SMOKE_MARK}]", 1)
-    merged.cells.append(nbformat.v4.new_markdown_cell(declaration))
-    merged.metadata["eml_report"] = {"title_page": title_page, "profile": profile}
-    merged.metadata["title"] = f"{SHEET}, {COURSE}"
-    return merged
-
-
-def render_pdf(nb, target: Path) -> Path:
-    """Render a notebook to PDF with the project's LaTeX template; write it atomically to target."""
-    from nbconvert import PDFExporter
-    from nbconvert.exporters.pdf import LatexFailed
-    from traitlets.config import Config
-
-    config = Config()
-    config.TemplateExporter.extra_template_basedirs = [str(TEMPLATES)]
-    config.TemplateExporter.template_name = "eml_report"
-    config.TemplateExporter.exclude_input_prompt = True
-    config.TemplateExporter.exclude_output_prompt = True
-    exporter = PDFExporter(config=config)
-    try:
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": target.stem}})
-    except LatexFailed as err:
-        log = target.with_suffix(".latex.log")
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(err.output or "")
-        raise UserError(f"XeLaTeX failed to render the PDF; its log is in {log}") from None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".pdf.tmp", delete=False) as tmp:
-        tmp.write(body)
-    os.replace(tmp.name, target)
-    return target
-
 
 def check_runs(profile: str, overrides: dict | None, data_root) -> None:
     """Under full, stop before executing anything if runs are missing that this machine cannot train.
@@ -262,11 +120,11 @@ def build_pdf(profile: str, group_file: str | Path, data_root: str | None = None
     check_profile(profile)
     check_overrides(overrides)
     group = load_group(group_file)  # checked before anything runs: bad input changes nothing
-    check_pdf_tools()
+    check_renderer()
     check_runs(profile, overrides, data_root)
     executed = execute_notebooks(profile, data_root, log_output, build_root, overrides)
-    title_page = title_page_latex(group, profile, hardware_lines(profile, overrides, data_root), date.today().isoformat())
-    target = render_pdf(merge_notebooks(executed, group, profile, title_page), pdf_path(profile, build_root))
+    title = title_page(group, profile, hardware_lines(profile, overrides, data_root), date.today().isoformat())
+    target = render_pdf(merge_notebooks(executed, group, profile, title), pdf_path(profile, build_root))
     print(f"[{profile}] wrote {target}", flush=True)
     return target
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +63,3 @@ def group_file(tmp_path) -> Path:
     path.write_text("members:\n  - name: Jürgen Groß\n    student_id: 4242\n  - name: Ada O'Neil & Co\n"
                     "willing_to_present:\n  3.1: yes\n  3.2: no\n  '3.3': yes\n  '3.4': yes\n", encoding="utf-8")
     return path
-
-
-def have_pdf_tools() -> bool:
-    return all(shutil.which(t) for t in ("xelatex", "pandoc", "pdftotext"))

@@ -1,0 +1,94 @@
+"""The hand-in's content: title page, chapters in sheet order with smoke marks, and the 3.5 declaration.
+
+What goes into the PDF, not how it is rendered (helpers/document.py) nor how the notebooks are run
+(helpers/report.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import UserError
+from .group import EXERCISES, Group
+from .profiles import NOTEBOOKS
+
+SMOKE_MARK = "SMOKE RUN, not for hand-in"
+COURSE = "Embedded Machine Learning, Winter Term 2025/26"
+INSTITUTE = "Heidelberg University, Institute of Computer Engineering"
+SHEET = "Exercise 3"
+SUBTITLE = "Gradients by hand, autograd, MLP vs. CNN, optimizers"
+
+
+def hardware_lines(profile: str, overrides: dict | None = None, data_root=None) -> list[str]:
+    """Return one line per distinct machine that the chapters' runs used, plus this build's."""
+    from .environment import describe_environment
+    from .plan import stored_histories
+    runs = {}
+    for history in stored_histories(profile, overrides, data_root):
+        env = history.environment
+        line = (f"{env.get('device_name', '?')}: Python {env.get('python', '?')}, PyTorch {env.get('torch', '?')}, "
+                f"torchvision {env.get('torchvision', '?')}")
+        runs[line] = runs.get(line, 0) + 1
+    here = describe_environment()
+    lines = [f"Training runs on {line} ({n} run{'s' if n > 1 else ''})" for line, n in sorted(runs.items())]
+    lines.append(f"Report built on {here['cpu_model']}, {here['cpu_threads']} threads"
+                 f"{', GPU ' + here['gpu'] if here['gpu'] else ''}: Python {here['python']}, "
+                 f"PyTorch {here['torch']}, torchvision {here['torchvision']}")
+    return lines
+
+
+def title_page(group: Group, profile: str, hardware: list[str], today: str) -> dict:
+    """Return the title page as plain strings: course, sheet, names and IDs, date, hardware, smoke mark."""
+    smoke = None
+    if profile != "full":
+        smoke = {"mark": SMOKE_MARK.upper(),
+                 "note": f"profile '{profile}': small data and 2 epochs, to test the pipeline; "
+                         "its numbers say nothing about the exercise"}
+    return {"course": COURSE, "institute": INSTITUTE, "sheet": SHEET, "subtitle": SUBTITLE,
+            "members": [m.name + (f" ({m.student_id})" if m.student_id else "") for m in group.members],
+            "date": today, "smoke": smoke, "hardware": list(hardware)}
+
+
+def declaration_markdown(group: Group, chapter_titles: dict[str, str]) -> str:
+    """Return chapter 3.5: the per-exercise declaration of willingness to present."""
+    rows = "\n".join(f"| {ex} | {chapter_titles.get(ex, '')} | {'**yes**' if group.willing_to_present[ex] else 'no'} |"
+                     for ex in EXERCISES)
+    names = ", ".join(m.name for m in group.members)
+    return (f"# 3.5 Willingness to present\n\n"
+            f"The group ({names}) declares, per exercise, whether it is willing to present its solution "
+            f"in the exercise session:\n\n| Exercise | Title | Willing to present |\n|---|---|---|\n{rows}\n")
+
+
+def _first_heading(nb) -> tuple[int, str] | None:
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return i, line[2:].strip()
+    return None
+
+
+def merge_notebooks(paths: list[Path], group: Group, profile: str, title: dict):
+    """Return one notebook of all chapters (in sheet order), the 3.5 declaration, the title page and metadata."""
+    import nbformat
+    merged = nbformat.v4.new_notebook()
+    titles = {}
+    for exercise, path in zip(NOTEBOOKS, paths):
+        nb = nbformat.read(str(path), as_version=4)
+        heading = _first_heading(nb)
+        if heading is None:
+            raise UserError(f"{path.name} has no level-1 heading ('# 3.x ...') to start its chapter")
+        index, chapter = heading
+        titles[exercise] = chapter.split(" ", 1)[1] if chapter.startswith(exercise + " ") else chapter
+        if profile != "full":
+            nb.cells[index].source = nb.cells[index].source.replace(f"# {chapter}", f"# {chapter} [{SMOKE_MARK}]", 1)
+        merged.cells.extend(nb.cells)
+        merged.metadata.setdefault("kernelspec", nb.metadata.get("kernelspec", {}))
+        merged.metadata.setdefault("language_info", nb.metadata.get("language_info", {}))
+    declaration = declaration_markdown(group, titles)
+    if profile != "full":
+        declaration = declaration.replace("# 3.5 Willingness to present", f"# 3.5 Willingness to present [{SMOKE_MARK}]", 1)
+    merged.cells.append(nbformat.v4.new_markdown_cell(declaration))
+    merged.metadata["eml_report"] = {"title_page": title, "profile": profile}
+    merged.metadata["title"] = f"{SHEET}, {COURSE}"
+    merged.metadata["authors"] = [{"name": m.name} for m in group.members]  # nbformat's own field
+    return merged
