@@ -7,6 +7,7 @@ A notebook asks for its settings with `settings("3.2", profile, overrides, data_
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ from .errors import UserError
 from .synthetic import ensure_synthetic_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_ROOT_ENV = "EML_RESULTS_ROOT"  # where results/PROFILE/ lives, if not in the repository (the tests use it)
 
 # Notebook of each exercise, in sheet order (the PDF's chapter order).
 NOTEBOOKS = {
@@ -85,7 +87,7 @@ def settings(exercise: str, profile: str = "full", overrides: dict | None = None
     return SimpleNamespace(
         exercise=exercise, profile=profile, smoke=profile != "full", synthetic_data=synthetic,
         data_root=resolve_data_root(data_root),
-        results_dir=REPO_ROOT / "results" / profile,
+        results_dir=Path(os.environ.get(RESULTS_ROOT_ENV) or REPO_ROOT / "results") / profile,
         figures_dir=REPO_ROOT / "figures" / profile,
         **values,
     )

@@ -15,6 +15,15 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_results_root(tmp_path_factory):
+    """The tests store their runs apart from the user's results/ (notebook kernels inherit the variable)."""
+    root = tmp_path_factory.mktemp("results")
+    os.environ["EML_RESULTS_ROOT"] = str(root)
+    yield root
+    os.environ.pop("EML_RESULTS_ROOT", None)
+
+
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
     """A data root with small synthetic MNIST (idx .gz) and CIFAR-10 (python batches)."""

@@ -46,6 +46,19 @@ def smoke_pdf(tmp_path_factory):
     return pdf, pdf_text(pdf), build_root
 
 
+def test_the_notebooks_ask_for_exactly_the_planned_runs(smoke_pdf, own_results_root):
+    """Plan and notebooks agree: every stored run is planned, every planned run this machine can do is stored."""
+    import torch
+    from helpers.jobs import run_states
+    stored = {p.name.rsplit("-", 1)[0] for p in (own_results_root / "smoke").glob("*.json")}
+    states = run_states("smoke")
+    planned = {s.run.slot for s in states}
+    assert stored <= planned, stored - planned
+    doable = {s.run.slot for s in states if torch.cuda.is_available() or s.run.config.device == "cpu"}
+    assert {s.run.slot for s in states if s.state == "stored"} == doable and not any(s.run.waiting for s in states)
+    assert not list((own_results_root / "smoke").glob("*.ckpt"))
+
+
 def test_smoke_pdf_has_chapters_names_declaration_and_smoke_marks(smoke_pdf):
     pdf, text, build_root = smoke_pdf
     flat = " ".join(text.replace("\u2019", "'").split())  # Typst sets ' as a typographic apostrophe

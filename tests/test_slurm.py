@@ -4,6 +4,7 @@ Everything happens in a copy of the repository, so that its results, logs and bu
 The local node's `gpu` GRES is a dummy file: there is no CUDA, so the runs here are the CPU ones.
 """
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -46,8 +47,9 @@ def repo(tmp_path_factory) -> Path:
 
 def make(repo: Path, *args: str, overrides: dict | None = None) -> subprocess.CompletedProcess:
     extra = [f"OVERRIDES={json.dumps(overrides)}"] if overrides else []
+    env = {k: v for k, v in os.environ.items() if k != "EML_RESULTS_ROOT"}  # the copy's own results/
     return subprocess.run(["make", "--no-print-directory", *args, *extra, f"PY={sys.executable}"], cwd=repo,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, env=env)
 
 
 def submitted_jobs(output: str) -> list[str]:
@@ -74,7 +76,7 @@ def reference_records(repo: Path, slot: str, overrides: dict) -> list:
             "root = chapter_settings('smoke', overrides)['3.3'].data_root; "
             "print(json.dumps(run(p.config, root, None, progress=False).records))")
     out = subprocess.run([sys.executable, "-c", code, json.dumps(overrides), slot], cwd=repo, capture_output=True,
-                         text=True, check=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}).stdout
+                         text=True, check=True, env={"OMP_NUM_THREADS": "1", "PATH": os.environ["PATH"]}).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
