@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import inspect
 import json
 import os
 import tempfile
@@ -113,9 +112,9 @@ class RunFiles:
             return False
 
 
-# torch >= 1.13 can refuse to unpickle anything but tensors and plain containers; our checkpoints
-# hold nothing else, so ask for that where the running torch offers it.
-_SAFE_LOAD = {"weights_only": True} if "weights_only" in inspect.signature(torch.load).parameters else {}
+# torch can refuse to unpickle anything but tensors and plain containers; our checkpoints hold nothing
+# else, so ask for that where the running torch can (1.13's restricted unpickler cannot read a float).
+_SAFE_LOAD = {"weights_only": True} if tuple(int(p) for p in torch.__version__.split(".")[:2]) >= (2, 1) else {}
 
 
 def _write_atomically(path: Path, write) -> None:

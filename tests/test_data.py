@@ -131,7 +131,8 @@ def test_real_mnist_format_files_load(real_mnist_format_root):
     assert train.images.shape == (60000, 28, 28) and np.bincount(train.labels).tolist() == [6000] * 10
 
 
-def test_real_cifar10_copy_loads_and_only_its_data_batches_differ(real_cifar_root):
+def test_real_cifar10_copy_loads_and_only_its_data_batches_differ(real_cifar_root, monkeypatch):
+    monkeypatch.setattr(data, "_warned_about", set())  # warned once per process: maybe already, by another test
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         files = data.locate("cifar10", real_cifar_root, download_missing=False)
