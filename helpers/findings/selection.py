@@ -15,7 +15,8 @@ class RateOutcome:
     """One candidate learning rate: its state and selection score."""
     lr: float
     state: str                  # "scored", "diverged", "missing" (no run) or "no validation" (no val split)
-    score: float | None         # mean validation accuracy over the last min(3, epochs run) epochs; scored runs only
+    score: float | None         # mean validation accuracy over the last `score_epochs` epochs; scored runs only
+    score_epochs: int           # min(3, epochs run) for a scored run, else 0
     epochs_run: int             # 0 for a missing run
     at_chance: bool             # a scored run that never reached chance + margin on validation
     still_rising: bool | None   # last val. accuracy above that of min(3, n) epochs before; None below 2 epochs
@@ -26,14 +27,14 @@ def rate_outcome(lr: float, history, last: int = SELECTION_EPOCHS) -> RateOutcom
     accuracy = column(history, "val_accuracy") if history is not None else None
     epochs = len(column(history, "test_accuracy") or []) if history is not None else 0
     if history is None or epochs == 0:
-        return RateOutcome(lr, "missing", None, 0, False, None)
+        return RateOutcome(lr, "missing", None, 0, 0, False, None)
     if is_diverged(history):  # diverged rates are never chosen, whatever they scored before
-        return RateOutcome(lr, "diverged", None, epochs, False, None)
+        return RateOutcome(lr, "diverged", None, 0, epochs, False, None)
     if accuracy is None:
-        return RateOutcome(lr, "no validation", None, epochs, False, None)
+        return RateOutcome(lr, "no validation", None, 0, epochs, False, None)
     k = min(last, len(accuracy))
     rising = accuracy[-1] > accuracy[-k] if k >= 2 else None
-    return RateOutcome(lr, "scored", sum(accuracy[-k:]) / k, epochs, bool(at_chance(history)), rising)
+    return RateOutcome(lr, "scored", sum(accuracy[-k:]) / k, k, epochs, bool(at_chance(history)), rising)
 
 
 @dataclass(frozen=True)
