@@ -21,27 +21,30 @@ def learning_rate_choice(c: LearningRateChoice, model: str = "CNN", reference_na
     else:
         o = c.chosen_outcome
         versus = (f", {_RELATION[c.relation]} {reference_name} {rate(c.reference)}," if c.relation else "")
-        text.append(f"The chosen rate is {rate(c.chosen)}{versus} with a mean validation accuracy of {pct(o.score)} "
-                    f"over the last {o.score_epochs} {plural(o.score_epochs, 'epoch')}.")
+        over = "in its last epoch" if o.score_epochs == 1 else f"over the last {o.score_epochs} epochs"
+        text.append(f"The chosen rate is {rate(c.chosen)}{versus} with a mean validation accuracy of {pct(o.score)} {over}.")
         if c.tied:
             text.append(f"{_rates(c.tied)} scored exactly the same; the smaller rate is taken, further from divergence.")
         if len(c.outcomes) == 1:
             text.append("It was the only candidate, so this is no choice among rates.")
         if o.at_chance:
-            text.append(f"Even this rate never reached {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split: "
+            text.append(f"Even this rate never got above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split: "
                         f"the {model} did not learn at any candidate rate.")
     ref = c.at_reference
     if ref is not None and ref.lr != c.chosen:
         at = f"At {reference_name} rate the {model}"
-        text.append({"diverged": f"{at} diverged (non-finite loss) in epoch {ref.epochs_run}.",
-                     "scored": f"{at} reached {pct(ref.score)}.",
-                     "missing": f"The {model} run at {reference_name} rate is missing.",
-                     "no validation": f"{at} has no validation split to be scored on."}[ref.state])
+        if ref.state == "scored":
+            text.append(f"{at} reached {pct(ref.score)}.")
+        else:
+            text.append({"diverged": f"{at} diverged (non-finite loss) in epoch {ref.epochs_run}.",
+                         "missing": f"The {model} run at {reference_name} rate is missing.",
+                         "no validation": f"{at} has no validation split to be scored on."}[ref.state])
     if c.diverged:
         text.append(f"Diverged: lr {_rates(c.diverged)}.")
     others_at_chance = [lr for lr in c.at_chance if lr != c.chosen]
     if others_at_chance:
-        text.append(f"Stayed at chance (never {pct(CHANCE + CHANCE_MARGIN, 0)} on validation): lr {_rates(others_at_chance)}.")
+        text.append(f"Stayed at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on validation): "
+                    f"lr {_rates(others_at_chance)}.")
     if c.missing:
         text.append(f"Missing or without a validation split: lr {_rates(c.missing)}.")
     s = c.smallest
@@ -70,6 +73,14 @@ def overfitting(o: Overfitting, name: str = "the CNN") -> str:
         return text + (": the signature of overfitting, the network grows more confident on the training images and "
                        "on the test images it gets wrong.")
     return text + ": no sign of overfitting in the losses yet."
+
+
+def _epochs(numbers) -> str:
+    """Return "epoch 3 for every seed", "epoch 3" or "epochs 3, 5 and 7 (by seed)"."""
+    numbers = list(numbers)
+    if len(set(numbers)) == 1:
+        return f"epoch {numbers[0]}" + (" for every seed" if len(numbers) > 1 else "")
+    return f"epochs {join_words(numbers)} (by seed)"
 
 
 def spread(a: Arm, digits: int = 1) -> str:
@@ -119,8 +130,8 @@ def model_comparison(c: ModelComparison) -> str:
         judged = [o for o in c.cnn_overfitting if o.epochs_considered >= 2]
         text.append(f"The CNN's losses show the signature of overfitting (test loss up since its lowest epoch, training "
                     f"loss down) in {c.cnn_overfit_seeds} of {len(c.cnn_overfitting)} seeds"
-                    + (f"; its test loss is lowest in {plural(len(judged), 'epoch')} "
-                       f"{join_words(o.lowest_test_loss_epoch for o in judged)}." if judged else "."))
+                    + (f"; its test loss is lowest in {_epochs(o.lowest_test_loss_epoch for o in judged)}."
+                       if judged else "."))
     return " ".join(text)
 
 
@@ -133,20 +144,22 @@ def optimizer_sweep(s: OptimizerSweep) -> str:
     text = [f"Chosen rates: {chosen}."]
     pairs = (lambda items: join_words(f"{opt} at {rate(lr)}" for opt, lr in items))
     text.append(f"Diverged runs: {pairs(s.diverged)}." if s.diverged else "No run present diverged.")
-    text.append(f"Stuck at chance (never {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split): {pairs(s.at_chance)}."
+    text.append(f"Stuck at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split): {pairs(s.at_chance)}."
                 if s.at_chance else "No converging run stayed at chance.")
     if s.missing:
         text.append(f"Missing or without a validation split: {pairs(s.missing)}.")
     if s.adaptive_small:
-        text.append(f"{join_words(s.adaptive_small)} chose small rates ({_rates(s.chosen(o) for o in s.adaptive_small)}), "
-                    "as their per-parameter step normalisation predicts.")
+        n = len(s.adaptive_small)
+        text.append(f"{join_words(s.adaptive_small)} chose {plural(n, 'a small rate', 'small rates')} "
+                    f"({_rates(s.chosen(o) for o in s.adaptive_small)}), as {plural(n, 'its', 'their')} per-parameter "
+                    "step normalisation predicts.")
     return OBSERVED + " ".join(text)
 
 
 def optimizer_ranking(r: OptimizerRanking) -> str:
     """Return the Markdown of the ranking across seeds: order, what seeds can separate, first epoch, train/test gap."""
     if not r.arms:
-        return f"{OBSERVED}No optimizer has a run to rank."
+        return f"{OBSERVED}No optimizer has a run to rank" + (f" (no runs for {join_words(r.missing)})." if r.missing else ".")
     order = join_words(f"{a.label} {spread(a)}" for a in r.arms)
     text = [f"Final test accuracy ranks {order}."]
     if r.groups is None:
@@ -158,18 +171,22 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
         tied = [g for g in r.groups if len(g) > 1]
         text.append(f"At {r.seeds} seeds, these cannot be told apart (their ranges overlap): "
                     + "; ".join(join_words(g) for g in tied) + ".")
+        if len(r.groups) > 1:
+            text.append("Separated by their ranges: " + ", then ".join(join_words(g) for g in r.groups) + ".")
     if len(r.arms) > 1:
         lead = r.arm(r.first_epoch_leader)
         clear = {True: ", above every other optimizer's seeds", False: ", within the range of others' seeds",
                  None: ""}[r.first_epoch_clear]
-        text.append(f"After the first epoch {lead.label} has the highest mean test accuracy, {pct(lead.first_epoch_mean)}{clear}.")
+        mean = "mean " if r.seeds > 1 else ""
+        text.append(f"After the first epoch {lead.label} has the highest {mean}test accuracy, "
+                    f"{pct(lead.first_epoch_mean)}{clear}.")
     if r.widest_gap and r.widest_gap != r.narrowest_gap:
         w, n = r.arm(r.widest_gap), r.arm(r.narrowest_gap)
         text.append(f"The final gap between training and test accuracy is widest for {w.label} "
                     f"({points(w.gap_mean, sign=True)}) and narrowest for {n.label} ({points(n.gap_mean, sign=True)}).")
     top = r.arms[0]
-    text.append(f"The top-ranked {top.label}'s best test accuracy came in {plural(top.n, 'epoch')} "
-                f"{join_words(s.best_epoch for s in top.runs)} of {join_words(dict.fromkeys(s.epochs_run for s in top.runs))}.")
+    text.append(f"The top-ranked {top.label}'s best test accuracy came in {_epochs(s.best_epoch for s in top.runs)} "
+                f"of {join_words(dict.fromkeys(s.epochs_run for s in top.runs))}.")
     if r.missing:
         text.append(f"No runs for {join_words(r.missing)}.")
     return OBSERVED + " ".join(text)

@@ -45,7 +45,7 @@ def step_effect(e: StepEffect) -> str:
         their = "their" if n > 1 else "its"
         sign = "negative" if e.dead_all_negative else "not positive"
         text += (f"Hidden {plural(n, 'neuron')} {join_words(f'$h_{j}$' for j in e.dead_neurons)} received no "
-                 f"gradient: {their} pre-activation {plural(n, 'is', 'are')} {sign}, so ReLU passes nothing back")
+                 f"gradient: {their} {plural(n, 'pre-activation')} {plural(n, 'is', 'are')} {sign}, so ReLU passes nothing back")
         text += (f" and {their} {plural(n, 'column')} of $W_1$, {plural(n, 'bias', 'biases')} and "
                  f"{plural(n, 'weight')} in $W_2$ are unchanged. " if e.dead_unchanged else ". ")
     if e.zero_inputs and e.zero_input_rows_unchanged:
