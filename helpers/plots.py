@@ -90,8 +90,8 @@ def plot_accuracy(histories: dict, x: str = "epoch", split: str = "test", title:
 
 
 def plot_heatmap(values: list[list[float | None]], rows: list[str], columns: list[str], title: str = "",
-                 xlabel: str = "", path: str | Path | None = None):
-    """Plot a table of accuracies (None = diverged) as an annotated heatmap; save and return the figure."""
+                 xlabel: str = "", path: str | Path | None = None, empty: list[list[str]] | None = None):
+    """Plot a table of accuracies as an annotated heatmap (None cells: the text in `empty`, default "diverged")."""
     data = np.array([[np.nan if v is None else 100 * v for v in row] for row in values], dtype=float)
     with plt.rc_context({**_STYLE, "axes.grid": False, "figure.figsize": (1.2 + 1.0 * len(columns), 0.9 + 0.55 * len(rows))}):
         fig, ax = plt.subplots()
@@ -104,7 +104,8 @@ def plot_heatmap(values: list[list[float | None]], rows: list[str], columns: lis
         for i in range(len(rows)):
             for j in range(len(columns)):
                 missing = np.isnan(data[i, j])
-                ax.text(j, i, "diverged" if missing else f"{data[i, j]:.1f}", ha="center", va="center",
+                note = empty[i][j] if empty is not None else "diverged"
+                ax.text(j, i, note if missing else f"{data[i, j]:.1f}", ha="center", va="center",
                         fontsize=8.5, color="black" if not missing and data[i, j] > 0.7 * top else "white")
         ax.set_xlabel(xlabel)
         ax.set_title(title)

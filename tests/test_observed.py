@@ -210,3 +210,19 @@ def test_sweep_text_in_the_singular_and_plural():
     assert "Adam and RMSprop chose small rates (0.001 and 0.001), as their per-parameter" in text
     assert "Stuck at chance (never above 15 % on the validation split): RMSprop at 0.1." in text
     assert "No run present diverged." in text
+
+
+def test_tables_mark_states_and_name_devices_as_recorded():
+    runs = {0.1: _rate_run([0.3, 0.1], 0.1, "diverged"), 0.01: _rate_run([0.3, 0.5], 0.01), 0.001: None}
+    table = observed.rate_table(choose_learning_rate(runs)).splitlines()
+    assert table[2].startswith("| 0.1 | – (diverged) |") and "40.0 % **chosen**" in table[3] and "no run" in table[4]
+    s = sweep({("SGD", 0.1): runs[0.1], ("SGD", 0.01): runs[0.01], ("Adam", 0.01): _rate_run([0.1, 0.1], 0.01)})
+    sweep_rows = observed.sweep_table(s).splitlines()
+    assert "not run" in sweep_rows[3] and "(at chance) **chosen**" in sweep_rows[3]
+    grid = observed.sweep_grid(s)
+    assert grid["values"] == [[None, pytest.approx(0.4)], [None, pytest.approx(0.1)]]
+    assert grid["empty"] == [["diverged", ""], ["not run", ""]] and grid["columns"] == ["0.1", "0.01"]
+    table = observed.runs_table(compare_pipelines({1: _run("normal", "cpu"), 2: _run("recorded on cpu", "cuda")}).runs)
+    assert "GPU" not in table and table.count("CPU (") == 1  # the run filed as CUDA ran on the CPU: one CPU/template cell
+    e = step_effect(make_problem(**SHEET))
+    assert observed.step_rates_table(e).splitlines()[-1] == "| 0.1 | 18.8498 | +16.8498 |"

@@ -37,3 +37,12 @@ def test_plot_accuracy_old_and_seeded_calls_save_by_suffix(tmp_path, suffix, mag
     labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
     assert labels == ["CPU", "Adam (mean of 3 seeds, band min–max; to epoch 2: a shorter run)"]
     assert len(fig.axes[0].collections) == 1  # one shaded band, for the seeded label only
+
+
+def test_heatmap_writes_the_reason_of_an_empty_cell(tmp_path):
+    from helpers.plots import plot_heatmap
+    fig = plot_heatmap([[0.5, None], [None, 0.7]], ["SGD", "Adam"], ["0.1", "0.01"], empty=[["", "not run"], ["diverged", ""]],
+                       path=tmp_path / "sweep.pdf")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["50.0", "not run", "diverged", "70.0"] and (tmp_path / "sweep.pdf").read_bytes().startswith(b"%PDF")
+    assert [t.get_text() for t in plot_heatmap([[None]], ["SGD"], ["0.1"]).axes[0].texts] == ["diverged"]  # old call

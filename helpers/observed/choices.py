@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..findings import (CHANCE, CHANCE_MARGIN, Arm, LearningRateChoice, ModelComparison, OptimizerRanking,
                         OptimizerSweep, Overfitting, Verdict)
-from ..formatting import join_words, markdown_table, pct, plural, points, rate, secs, times
+from ..formatting import join_words, pct, plural, points, rate, secs, times
 
 OBSERVED = "**Observed.** "
 _RELATION = {"lower": "lower than", "equal": "equal to", "higher": "higher than"}
@@ -165,13 +165,14 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
     if r.groups is None:
         if len(r.arms) > 1:
             text.append("Single seed: there is no spread to compare these differences against.")
-    elif r.leader:
-        text.append(f"{r.leader} leads: its worst seed is above every other optimizer's best seed.")
     elif len(r.arms) > 1:
         tied = [g for g in r.groups if len(g) > 1]
-        text.append(f"At {r.seeds} seeds, these cannot be told apart (their ranges overlap): "
-                    + "; ".join(join_words(g) for g in tied) + ".")
-        if len(r.groups) > 1:
+        if r.leader:
+            text.append(f"{r.leader} leads: its worst seed is above every other optimizer's best seed.")
+        if tied:
+            text.append(f"At {r.seeds} seeds, these cannot be told apart (their ranges overlap): "
+                        + "; ".join(join_words(g) for g in tied) + ".")
+        if len(r.groups) > 2 or (len(r.groups) == 2 and not r.leader):
             text.append("Separated by their ranges: " + ", then ".join(join_words(g) for g in r.groups) + ".")
     if len(r.arms) > 1:
         lead = r.arm(r.first_epoch_leader)
@@ -190,10 +191,3 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
     if r.missing:
         text.append(f"No runs for {join_words(r.missing)}.")
     return OBSERVED + " ".join(text)
-
-
-def arms_table(arms) -> str:
-    """Return a Markdown table of arms: seeds, mean final test accuracy, range, diverged seeds."""
-    rows = [[a.label, a.n, pct(a.mean) if a.n else "–", f"{pct(a.low)} to {pct(a.high)}" if a.n > 1 else "–",
-             join_words(a.diverged_seeds) or "–"] for a in arms]
-    return markdown_table(["run", "seeds", "final test acc. (mean)", "range over seeds", "diverged seeds"], rows)
