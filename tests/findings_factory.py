@@ -5,6 +5,10 @@ from itertools import accumulate
 
 from helpers.training import History, RunConfig
 
+# The sheet's 3.1 network, input, target and learning rate.
+SHEET = dict(W1=[[1, -1, 0.5], [0.5, 1, 1], [1, -1, 0.5], [0.5, -1, 0], [1, -3, 1]], b1=[[1, 2, 3]],
+             W2=[[1], [0.5], [-0.5]], b2=[[0]], x=[[1, -1, 0, -2, 2]], y=[[-1.75]], lr=0.1)
+
 
 def make_history(test_accuracy, *, val_accuracy=None, train_accuracy=None, train_loss=None, test_loss=None,
                  train_time=None, status="completed", device="cpu", pipeline="template", seed=1, lr=0.1,

@@ -6,14 +6,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from findings_factory import make_history
+from findings_factory import SHEET, make_history
 from helpers.findings import (arm, at_chance, choose_learning_rate, column, compare_arms, compare_devices,
                               compare_models, compare_pipelines, overfitting, rank_arms, run_summary, step_effect,
                               sweep)
 from helpers.gradients import autograd_gradients, make_problem
 
-SHEET = dict(W1=[[1, -1, 0.5], [0.5, 1, 1], [1, -1, 0.5], [0.5, -1, 0], [1, -3, 1]], b1=[[1, 2, 3]],
-             W2=[[1], [0.5], [-0.5]], b2=[[0]], x=[[1, -1, 0, -2, 2]], y=[[-1.75]], lr=0.1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,9 +171,13 @@ def test_devices_go_by_the_recorded_device_and_the_pipeline():
     assert compare_devices(list(runs.values())).cpu.final_accuracy == 0.9  # an iterable works too
 
 
-def test_devices_with_a_diverged_gpu_run():
+def test_devices_with_a_diverged_run_judge_no_noise():
     c = compare_devices(_pair([0.9] * 4, [0.9, 0.1], status="diverged", test_loss=[1.0, None], train_loss=[1.0, None]))
-    assert c.gpu.diverged and c.gpu.epochs_run == 2 and c.within_noise is False
+    assert c.gpu.diverged and c.gpu.epochs_run == 2 and c.noise_band == 0 and c.within_noise is None
+    # A collapsing CPU run would make a wide "band" that hides any difference: no band at all.
+    runs = {"cpu": make_history([0.9, 0.95, 0.1], status="diverged"), "gpu": make_history([0.9, 0.95, 0.96], device="cuda")}
+    c = compare_devices(runs)
+    assert c.cpu.diverged and c.noise_band is None and c.within_noise is None and c.accuracy_difference == pytest.approx(0.86)
 
 
 CELLS = [("cpu", "template"), ("cpu", "resident"), ("cuda", "template"), ("cuda", "resident")]

@@ -3,12 +3,11 @@ from itertools import combinations, product
 
 import pytest
 
-from findings_factory import make_history
+from findings_factory import SHEET, make_history
 from helpers import observed
 from helpers.findings import (choose_learning_rate, compare_arms, arm, compare_devices, compare_models,
                               compare_pipelines, overfitting, rank_arms, step_effect, sweep)
 from helpers.gradients import make_problem
-from test_findings import SHEET
 
 NO_GPU = "**There is no GPU run in this report** (none was configured, or none could run here), so the plot " \
          "shows the CPU run only; nothing here is a GPU measurement."
@@ -46,6 +45,8 @@ def test_devices_never_raise_and_never_call_a_cpu_run_gpu(cpu, gpu):
     assert ("faster" in text) == bool(c.speedup and c.speedup > 1)
     assert ("slower" in text) == bool(c.speedup and c.speedup < 1)
     assert ("within that epoch-to-epoch noise" in text) == bool(c.within_noise)
+    assert ("no measure of floating-point noise" in text) == ("diverged" in (cpu, gpu) and c.cpu is not None
+                                                              and c.gpu is not None)
     assert ("compressed to the left" in text) == bool(c.within_noise and c.speedup > 1)
 
 

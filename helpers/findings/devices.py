@@ -39,8 +39,8 @@ class DeviceComparison:
     speedup: float | None               # CPU median epoch time / GPU median epoch time (> 1: GPU faster)
     accuracy_difference: float | None   # GPU final test accuracy - CPU final test accuracy
     noise_epochs: int | None            # k = min(5, CPU epochs run): the epochs the noise band spans
-    noise_band: float | None            # max - min CPU test accuracy over its last k epochs (None if k < 2)
-    within_noise: bool | None           # |difference| <= band; None when a side or the band is missing
+    noise_band: float | None            # max - min CPU test accuracy over its last k epochs (None: k < 2, or diverged)
+    within_noise: bool | None           # |difference| <= band; None when a side or the band is missing, or a run diverged
 
     @property
     def gpu_faster(self) -> bool | None:
@@ -61,11 +61,12 @@ def compare_devices(histories, pipeline: str = "template") -> DeviceComparison:
     if cpu is not None:
         k = min(NOISE_EPOCHS, cpu.epochs_run)
         last = column(cpu_run, "test_accuracy")[-k:]
-        # One epoch has no epoch-to-epoch variation to measure: no band rather than a band of zero.
-        band = max(last) - min(last) if k >= 2 else None
+        # One epoch has no epoch-to-epoch variation to measure, and a diverged run's collapse is no
+        # noise: no band rather than a band of zero or of the collapse.
+        band = max(last) - min(last) if k >= 2 and not cpu.diverged else None
     if cpu is not None and gpu is not None:
         difference = gpu.final_accuracy - cpu.final_accuracy
-        within = None if band is None else abs(difference) <= band
+        within = None if band is None or gpu.diverged else abs(difference) <= band
     return DeviceComparison(
         pipeline=pipeline, cpu=cpu, gpu=gpu,
         speedup=_speedup(cpu and cpu.median_epoch_time, gpu and gpu.median_epoch_time),

@@ -102,7 +102,11 @@ def devices(c: DeviceComparison) -> str:
             text.append(f"The runs stopped after different numbers of epochs (CPU {c.cpu.epochs_run}, GPU "
                         f"{c.gpu.epochs_run}), so their final accuracies are not after the same training.")
         diff = f"The final accuracies differ by {points(abs(c.accuracy_difference), 2)}"
-        if c.noise_band is None:
+        diverged = [device_word(s.device) for s in (c.cpu, c.gpu) if s.diverged]
+        if diverged:
+            text.append(f"{diff}; the {join_words(diverged)} {plural(len(diverged), 'run')} diverged, so this is no "
+                        "measure of floating-point noise.")
+        elif c.noise_band is None:
             text.append(f"{diff}; with a single epoch there is no epoch-to-epoch noise to compare that against.")
         else:
             noise = (f"{diff}; over its last {c.noise_epochs} epochs the CPU run alone moves within "
