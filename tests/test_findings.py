@@ -163,7 +163,8 @@ def test_devices_with_a_side_missing(keep):
 
 def test_devices_go_by_the_recorded_device_and_the_pipeline():
     # Filed under "cuda" but recorded on the CPU: it is a CPU run. A resident run is not a template run.
-    runs = {("cuda", "template"): make_history([0.9], device="cpu"), ("cpu", "resident"): make_history([0.8], pipeline="resident"),
+    runs = {("cuda", "template"): make_history([0.9], device="cpu"),
+            ("cpu", "resident"): make_history([0.8], pipeline="resident"),
             ("cpu", "template"): None}
     c = compare_devices(runs)
     assert c.gpu is None and c.cpu.final_accuracy == 0.9

@@ -206,6 +206,7 @@ def test_step_effect_text_in_the_plural_and_for_a_small_step():
 def test_sweep_text_in_the_singular_and_plural():
     one = {("SGD", 0.01): _rate_run([0.3, 0.5], 0.01), ("Adam", 0.001): _rate_run([0.3, 0.6], 0.001)}
     assert "Adam chose a small rate (0.001), as its per-parameter" in observed.optimizer_sweep(sweep(one))
+    assert observed.optimizer_sweep(sweep({("SGD", 0.01): one["SGD", 0.01]})).startswith("**Observed.** Chosen rate: SGD 0.01.")
     two = {**one, ("RMSprop", 0.001): _rate_run([0.3, 0.6], 0.001), ("RMSprop", 0.1): _rate_run([0.1, 0.1], 0.1)}
     text = observed.optimizer_sweep(sweep(two))
     assert "Adam and RMSprop chose small rates (0.001 and 0.001), as their per-parameter" in text

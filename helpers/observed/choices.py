@@ -22,7 +22,8 @@ def learning_rate_choice(c: LearningRateChoice, model: str = "CNN", reference_na
         o = c.chosen_outcome
         versus = (f", {_RELATION[c.relation]} {reference_name} {rate(c.reference)}," if c.relation else "")
         over = "in its last epoch" if o.score_epochs == 1 else f"over the last {o.score_epochs} epochs"
-        text.append(f"The chosen rate is {rate(c.chosen)}{versus} with a mean validation accuracy of {pct(o.score)} {over}.")
+        text.append(f"The chosen rate is {rate(c.chosen)}{versus} with a mean validation accuracy of "
+                    f"{pct(o.score)} {over}.")
         if c.tied:
             text.append(f"{_rates(c.tied)} scored exactly the same; the smaller rate is taken, further from divergence.")
         if len(c.outcomes) == 1:
@@ -107,13 +108,15 @@ def model_comparison(c: ModelComparison) -> str:
     cnn, mlp = c.cnn, c.mlp
     if not (cnn.n and mlp.n):
         absent = join_words(a.label for a in (cnn, mlp) if not a.n)
-        return f"{OBSERVED}The {absent} {plural(2 - bool(cnn.n) - bool(mlp.n), 'run is', 'runs are')} missing, so there is no comparison."
+        count = 2 - bool(cnn.n) - bool(mlp.n)
+        return f"{OBSERVED}The {absent} {plural(count, 'run is', 'runs are')} missing, so there is no comparison."
     where = (f" (on {join_words(cnn.device_names)})" if c.same_device
              else f" (CNN on {join_words(cnn.device_names)}, MLP on {join_words(mlp.device_names)})")
     text = [f"**Observed**{where}. The CNN reached {spread(cnn)} test accuracy, the MLP {spread(mlp)}."]
     for a in (cnn, mlp):
         if a.diverged_seeds:
-            text.append(f"The {a.label} diverged with {plural(len(a.diverged_seeds), 'seed')} {join_words(a.diverged_seeds)}.")
+            seeds = a.diverged_seeds
+            text.append(f"The {a.label} diverged with {plural(len(seeds), 'seed')} {join_words(seeds)}.")
     text.append(verdict(c.verdict))
     if c.parameter_ratio is not None:
         text.append(f"The CNN has {times(c.parameter_ratio)} the MLP's parameters.")
@@ -141,10 +144,11 @@ def optimizer_sweep(s: OptimizerSweep) -> str:
         return f"{OBSERVED}The sweep has no runs."
     chosen = join_words(f"{opt} {rate(c.chosen) if c.chosen is not None else 'none (no usable rate)'}"
                         for opt, c in s.choices)
-    text = [f"Chosen rates: {chosen}."]
+    text = [f"{plural(len(s.choices), 'Chosen rate')}: {chosen}."]
     pairs = (lambda items: join_words(f"{opt} at {rate(lr)}" for opt, lr in items))
     text.append(f"Diverged runs: {pairs(s.diverged)}." if s.diverged else "No run present diverged.")
-    text.append(f"Stuck at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split): {pairs(s.at_chance)}."
+    text.append(f"Stuck at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split): "
+                f"{pairs(s.at_chance)}."
                 if s.at_chance else "No converging run stayed at chance.")
     if s.missing:
         text.append(f"Missing or without a validation split: {pairs(s.missing)}.")
@@ -159,7 +163,8 @@ def optimizer_sweep(s: OptimizerSweep) -> str:
 def optimizer_ranking(r: OptimizerRanking) -> str:
     """Return the Markdown of the ranking across seeds: order, what seeds can separate, first epoch, train/test gap."""
     if not r.arms:
-        return f"{OBSERVED}No optimizer has a run to rank" + (f" (no runs for {join_words(r.missing)})." if r.missing else ".")
+        return (f"{OBSERVED}No optimizer has a run to rank"
+                + (f" (no runs for {join_words(r.missing)})." if r.missing else "."))
     order = join_words(f"{a.label} {spread(a)}" for a in r.arms)
     text = [f"Final test accuracy ranks {order}."]
     if r.groups is None:
