@@ -1,8 +1,9 @@
 """Helpers for the notebooks of Embedded Machine Learning, exercise 3: one import line per notebook.
 
 Split by concern: profiles (settings), data, models, training (the loop), experiment (one run, its
-store and resume), plan (every run the report needs), summaries, plots, gradients (3.1's exact
-maths), report (the PDF build), jobs and cluster (SLURM).
+store and resume), plan (every run the report needs), findings (what the text claims, as data),
+observed (that text), formatting (numbers as text), plots, gradients (3.1's exact maths), report,
+document and handin (the PDF), jobs and cluster (SLURM).
 
 Names are imported from their module on first use, so that a cluster task or `make gpu-check`
 (`python -m helpers.jobs`, `python -m helpers.gpucheck`) needs torch alone, not the notebook stack.
@@ -16,16 +17,21 @@ _HOMES = {
     "training": ["evaluate", "train"],
     "experiment": ["DeviceUnavailable", "History", "RunConfig", "run", "run_all"],
     "plan": ["chosen_rate", "cnn_rate_runs", "device_runs", "mlp_runs", "optimizer_rate_runs", "seed_runs"],
-    "summaries": ["CHANCE_MARGIN", "at_chance", "choose_by_validation", "device_label", "markdown_table", "pct", "ratio",
-                  "secs", "selection_score", "summarize"],
-    "plots": ["plot_accuracy", "plot_heatmap"],
+    "summaries": ["CHANCE_MARGIN", "at_chance", "choose_by_validation", "device_label", "selection_score", "summarize"],
+    "findings": ["choose_learning_rate", "compare_devices", "compare_models", "compare_pipelines", "rank_arms",
+                 "run_summary", "step_effect", "sweep"],
+    "formatting": ["markdown_table", "pct", "points", "ratio", "secs", "times"],
+    "plots": ["plot_accuracy", "plot_heatmap", "seed_band"],
     "notebook": ["show_markdown", "show_math", "show_settings", "show_source"],
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
-__all__ = sorted(_MODULE_OF)
+_SUBMODULES = ("findings", "observed")  # `from helpers import observed`, then observed.devices(...)
+__all__ = sorted(_MODULE_OF) + list(_SUBMODULES)
 
 
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     if name not in _MODULE_OF:
         raise AttributeError(f"module 'helpers' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)

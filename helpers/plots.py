@@ -1,19 +1,18 @@
-"""Plots of accuracy over epochs or over training time, in one consistent style, saved as PNG.
+"""Plots of accuracy over epochs or over training time, in one consistent style, saved as PNG, SVG or PDF.
 
 In a notebook the figures are shown as SVG: vector graphics, sharp in the PDF at any zoom.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .experiment import History
-
 _STYLE = {"figure.figsize": (7.0, 4.2), "figure.dpi": 110, "savefig.dpi": 160, "axes.grid": True,
           "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False, "legend.fontsize": 8.5,
-          "legend.frameon": False, "font.size": 10}
+          "legend.frameon": False, "font.size": 10, "pdf.fonttype": 42}  # PDF: embedded TrueType, text stays text
 _X = {"epoch": ("epoch", "Epoch"), "time": ("cumulative_train_time", "Training time (s, evaluation excluded)")}
 
 
@@ -32,6 +31,7 @@ show_figures_as_svg()
 
 
 def _save(fig, path: str | Path | None):
+    """Save the figure if a path is given (its suffix decides the format: .png, or vector .svg/.pdf); return it."""
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, bbox_inches="tight")
@@ -39,28 +39,76 @@ def _save(fig, path: str | Path | None):
     return fig
 
 
-def plot_accuracy(histories: dict[str, History], x: str = "epoch", split: str = "test", title: str = "",
+@dataclass(frozen=True)
+class SeedBand:
+    """One configuration's accuracy curve over its seeds: per-epoch mean and min..max, up to the common length."""
+    xs: tuple[float, ...]       # epoch numbers, or mean cumulative training time (s) at each epoch
+    mean: tuple[float, ...]     # accuracy in [0, 1]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    seeds: int
+    epochs: int                 # the common length: the shortest run's epochs
+    cut: bool                   # a run (e.g. a diverged seed) was shorter, so longer runs are cut to `epochs`
+
+
+def _runs(value) -> list:
+    runs = list(value) if isinstance(value, (list, tuple)) else [value]
+    return [h for h in runs if h is not None]
+
+
+def seed_band(histories, x: str = "epoch", split: str = "test") -> SeedBand | None:
+    """Return the mean and min..max band of one History or a list of them (one per seed); None if there is none."""
+    runs = [h for h in _runs(histories) if h.column(f"{split}_accuracy")]
+    if not runs:
+        return None
+    column, _ = _X[x]
+    lengths = [len(h.column(f"{split}_accuracy")) for h in runs]
+    n = min(lengths)
+    ys = np.array([h.column(f"{split}_accuracy")[:n] for h in runs], dtype=float)
+    xs = np.array([h.column(column)[:n] for h in runs], dtype=float).mean(axis=0)
+    return SeedBand(tuple(xs.tolist()), tuple(ys.mean(axis=0).tolist()), tuple(ys.min(axis=0).tolist()),
+                    tuple(ys.max(axis=0).tolist()), len(runs), n, max(lengths) > n)
+
+
+def _legend(label: str, band: SeedBand) -> str:
+    if band.seeds == 1:
+        return label
+    note = f"mean of {band.seeds} seeds, band min–max"
+    return f"{label} ({note}; to epoch {band.epochs}: a shorter run)" if band.cut else f"{label} ({note})"
+
+
+def plot_accuracy(histories: dict, x: str = "epoch", split: str = "test", title: str = "",
                   path: str | Path | None = None, log_x: bool = False):
-    """Plot the accuracy of several runs over epochs or training time in one axes; save and return the figure."""
-    column, xlabel = _X[x]
+    """Plot accuracy over epochs or training time of {label: History or [History per seed]}; save and return the figure.
+
+    With several seeds per label: the per-epoch mean as a line, min..max over the seeds shaded, all
+    cut to the shortest run (a diverged seed stops early; the legend says so). Labels without runs are left out.
+    """
+    _, xlabel = _X[x]
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots()
-        for label, history in histories.items():
-            xs = history.column(column)
-            ys = [100 * a for a in history.column(f"{split}_accuracy")]
-            ax.plot(xs, ys, marker="o", markersize=2.5, linewidth=1.4, label=label)
+        for label, value in histories.items():
+            band = seed_band(value, x, split)
+            if band is None:
+                continue
+            line, = ax.plot(band.xs, [100 * v for v in band.mean], marker="o", markersize=2.5, linewidth=1.4,
+                            label=_legend(label, band))
+            if band.seeds > 1:
+                ax.fill_between(band.xs, [100 * v for v in band.low], [100 * v for v in band.high],
+                                color=line.get_color(), alpha=0.2, linewidth=0)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"{'Test' if split == 'test' else 'Validation'} accuracy (%)")
         if log_x:
             ax.set_xscale("log")
         ax.set_title(title)
-        ax.legend(loc="lower right")
-    return _save(fig, path)
+        if ax.lines:
+            ax.legend(loc="lower right")
+        return _save(fig, path)  # inside the style: savefig reads its dpi and font type from it
 
 
 def plot_heatmap(values: list[list[float | None]], rows: list[str], columns: list[str], title: str = "",
-                 xlabel: str = "", path: str | Path | None = None):
-    """Plot a table of accuracies (None = diverged) as an annotated heatmap; save and return the figure."""
+                 xlabel: str = "", path: str | Path | None = None, empty: list[list[str]] | None = None):
+    """Plot a table of accuracies as an annotated heatmap (None cells: the text in `empty`, default "diverged")."""
     data = np.array([[np.nan if v is None else 100 * v for v in row] for row in values], dtype=float)
     with plt.rc_context({**_STYLE, "axes.grid": False, "figure.figsize": (1.2 + 1.0 * len(columns), 0.9 + 0.55 * len(rows))}):
         fig, ax = plt.subplots()
@@ -73,9 +121,10 @@ def plot_heatmap(values: list[list[float | None]], rows: list[str], columns: lis
         for i in range(len(rows)):
             for j in range(len(columns)):
                 missing = np.isnan(data[i, j])
-                ax.text(j, i, "diverged" if missing else f"{data[i, j]:.1f}", ha="center", va="center",
+                note = empty[i][j] if empty is not None else "diverged"
+                ax.text(j, i, note if missing else f"{data[i, j]:.1f}", ha="center", va="center",
                         fontsize=8.5, color="black" if not missing and data[i, j] > 0.7 * top else "white")
         ax.set_xlabel(xlabel)
         ax.set_title(title)
         fig.colorbar(image, ax=ax, label="accuracy (%)")
-    return _save(fig, path)
+        return _save(fig, path)

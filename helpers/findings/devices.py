@@ -1,0 +1,118 @@
+"""Findings of 3.2: CPU against GPU, and the template input pipeline against the resident one.
+
+Runs are sorted by the device they recorded (`environment["device"]`), never by the key a notebook
+filed them under, so a finding calls a run "GPU" only if it ran on CUDA.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .runs import RunSummary, column, recorded_device, run_summary
+
+DEVICES = ("cpu", "cuda")
+PIPELINES = ("template", "resident")
+NOISE_EPOCHS = 5  # the CPU run's last epochs whose accuracy range is the noise band
+
+
+def _runs(histories) -> list:
+    """Return the runs of a {key: History | None} mapping or an iterable, missing ones dropped."""
+    values = histories.values() if hasattr(histories, "values") else histories
+    return [h for h in values if h is not None and run_summary(h) is not None]
+
+
+def _slot(runs, device: str, pipeline: str):
+    """Return the first run that recorded this device and used this pipeline, or None."""
+    return next((h for h in runs if recorded_device(h) == device and h.config.pipeline == pipeline), None)
+
+
+def _speedup(slow: float | None, fast: float | None) -> float | None:
+    """Return slow / fast (a factor > 1 means `fast` is faster), None where either is missing or zero."""
+    return slow / fast if slow and fast else None
+
+
+@dataclass(frozen=True)
+class DeviceComparison:
+    """The same configuration on the CPU and on the GPU: time per epoch and whether the accuracies differ."""
+    pipeline: str
+    cpu: RunSummary | None
+    gpu: RunSummary | None
+    speedup: float | None               # CPU median epoch time / GPU median epoch time (> 1: GPU faster)
+    accuracy_difference: float | None   # GPU final test accuracy - CPU final test accuracy
+    noise_epochs: int | None            # k = min(5, CPU epochs run): the epochs the noise band spans
+    noise_band: float | None            # max - min CPU test accuracy over its last k epochs (None: k < 2, or diverged)
+    within_noise: bool | None           # |difference| <= band; None when a side or the band is missing, or a run diverged
+
+    @property
+    def gpu_faster(self) -> bool | None:
+        return None if self.speedup is None else self.speedup > 1
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The devices without a run: "cpu", "cuda"."""
+        return tuple(d for d, s in (("cpu", self.cpu), ("cuda", self.gpu)) if s is None)
+
+
+def compare_devices(histories, pipeline: str = "template") -> DeviceComparison:
+    """Return CPU vs GPU for the runs of one pipeline among `histories` (a mapping or iterable; any may be absent)."""
+    runs = _runs(histories)
+    cpu_run, gpu_run = _slot(runs, "cpu", pipeline), _slot(runs, "cuda", pipeline)
+    cpu, gpu = run_summary(cpu_run), run_summary(gpu_run)
+    k = band = within = difference = None
+    if cpu is not None:
+        k = min(NOISE_EPOCHS, cpu.epochs_run)
+        last = column(cpu_run, "test_accuracy")[-k:]
+        # One epoch has no epoch-to-epoch variation to measure, and a diverged run's collapse is no
+        # noise: no band rather than a band of zero or of the collapse.
+        band = max(last) - min(last) if k >= 2 and not cpu.diverged else None
+    if cpu is not None and gpu is not None:
+        difference = gpu.final_accuracy - cpu.final_accuracy
+        within = None if band is None or gpu.diverged else abs(difference) <= band
+    return DeviceComparison(
+        pipeline=pipeline, cpu=cpu, gpu=gpu,
+        speedup=_speedup(cpu and cpu.median_epoch_time, gpu and gpu.median_epoch_time),
+        accuracy_difference=difference, noise_epochs=k, noise_band=band, within_noise=within)
+
+
+@dataclass(frozen=True)
+class PipelineGain:
+    """On one device: how much shorter an epoch is with the resident pipeline than with the template's."""
+    device: str                 # recorded: "cpu" or "cuda"
+    device_name: str
+    template_epoch: float       # median epoch time (s)
+    resident_epoch: float
+    speedup: float              # template / resident (> 1: resident faster)
+    input_share: float          # 1 - resident / template: the share of a template epoch spent on input (< 0: none)
+
+
+@dataclass(frozen=True)
+class PipelineComparison:
+    """Both pipelines on both devices: per-device gains, and CPU-to-GPU speed-ups per pipeline."""
+    runs: tuple[RunSummary, ...]                 # every run present, CPU before GPU, template before resident
+    gains: tuple[PipelineGain, ...]              # the devices that have both pipelines
+    template_speedup: float | None               # CPU / GPU epoch time with the template pipeline (what a user sees)
+    compute_speedup: float | None                # CPU / GPU epoch time with the resident pipeline (the GPU's own gain)
+    slow_first_epochs: tuple[tuple[str, str], ...]   # (device, pipeline) whose first epoch was slow
+    missing: tuple[tuple[str, str], ...]         # (device, pipeline) cells of the 2 x 2 without a run
+
+
+def compare_pipelines(histories) -> PipelineComparison:
+    """Return the pipeline comparison of `histories` (a mapping or iterable; any subset of the 2 x 2 may be absent)."""
+    runs = _runs(histories)
+    cells = {(d, p): run_summary(_slot(runs, d, p)) for d in DEVICES for p in PIPELINES}
+    gains = []
+    for device in DEVICES:
+        template, resident = cells[device, "template"], cells[device, "resident"]
+        if template and resident and template.median_epoch_time > 0 and resident.median_epoch_time > 0:
+            t, r = template.median_epoch_time, resident.median_epoch_time
+            gains.append(PipelineGain(device, template.device_name, t, r, t / r, 1 - r / t))
+
+    def speedup(pipeline: str) -> float | None:
+        cpu, gpu = cells["cpu", pipeline], cells["cuda", pipeline]
+        return _speedup(cpu and cpu.median_epoch_time, gpu and gpu.median_epoch_time)
+
+    present = [(key, s) for key, s in cells.items() if s is not None]
+    return PipelineComparison(
+        runs=tuple(s for _, s in present), gains=tuple(gains),
+        template_speedup=speedup("template"), compute_speedup=speedup("resident"),
+        slow_first_epochs=tuple(key for key, s in present if s.first_epoch_slow),
+        missing=tuple(key for key, s in cells.items() if s is None))

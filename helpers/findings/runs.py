@@ -1,0 +1,135 @@
+"""Findings about one run: its headline numbers, whether it stayed at chance, whether it overfitted.
+
+Everything here reads a History only through `column(name)`, `status`, `config`, `environment` and
+`parameters`, so any object with those (a test's hand-made fake included) is a run.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+CHANCE = 0.1            # ten balanced classes
+CHANCE_MARGIN = 0.05    # "at chance": never above CHANCE + this on the validation split
+_ROUNDING = 1e-12       # 0.1 + 0.05 is 0.15000000000000002 in floats; 750/5000 must count as 15 %
+SLOW_FIRST_EPOCH = 1.5  # a first epoch this many times the median one counts as start-up cost
+
+
+def column(history, name: str) -> list | None:
+    """Return a per-epoch column of a run, or None if the run has no such column (or no epochs)."""
+    try:
+        values = list(history.column(name))
+    except (KeyError, AttributeError):
+        return None
+    return values or None
+
+
+def recorded_device(history) -> str | None:
+    """Return the device the run actually ran on ("cpu"/"cuda"), as recorded, never as configured."""
+    return (getattr(history, "environment", None) or {}).get("device")
+
+
+def is_diverged(history) -> bool:
+    """True if the run stopped because its loss became non-finite."""
+    return getattr(history, "status", None) == "diverged"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The headline numbers of one run (accuracies in [0, 1], times in seconds)."""
+    label: str
+    seed: int
+    lr: float
+    device: str | None              # recorded: "cpu" or "cuda"
+    device_name: str
+    pipeline: str
+    status: str                     # "completed" or "diverged"
+    epochs_planned: int
+    epochs_run: int
+    final_accuracy: float           # test accuracy after the last epoch run
+    best_accuracy: float
+    best_epoch: int                 # first epoch that reached best_accuracy
+    first_epoch_accuracy: float
+    final_train_accuracy: float | None
+    gap: float | None               # final train accuracy - final test accuracy
+    first_epoch_time: float
+    median_epoch_time: float
+    total_train_time: float
+    total_eval_time: float
+    first_epoch_slow: bool          # first epoch > SLOW_FIRST_EPOCH x median (never with one epoch)
+    parameters: int
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == "diverged"
+
+
+def run_summary(history) -> RunSummary | None:
+    """Return the headline numbers of a run on its test split (None for a missing run or one without epochs)."""
+    accuracy = column(history, "test_accuracy") if history is not None else None
+    times = column(history, "train_time") if accuracy else None
+    if not accuracy or not times:
+        return None
+    best = max(range(len(accuracy)), key=accuracy.__getitem__)  # max keeps the first of equal values
+    train_accuracy = column(history, "train_accuracy")
+    final_train = train_accuracy[-1] if train_accuracy else None
+    median = statistics.median(times)
+    cumulative = column(history, "cumulative_train_time")
+    config = history.config
+    return RunSummary(
+        label=getattr(config, "label", str(config)), seed=config.seed, lr=config.lr,
+        device=recorded_device(history), device_name=(history.environment or {}).get("device_name", "unknown device"),
+        pipeline=config.pipeline, status=history.status, epochs_planned=config.epochs, epochs_run=len(accuracy),
+        final_accuracy=accuracy[-1], best_accuracy=accuracy[best], best_epoch=best + 1,
+        first_epoch_accuracy=accuracy[0], final_train_accuracy=final_train,
+        gap=None if final_train is None else final_train - accuracy[-1],
+        first_epoch_time=times[0], median_epoch_time=median,
+        total_train_time=cumulative[-1] if cumulative else sum(times),
+        total_eval_time=sum(column(history, "eval_time") or []),
+        first_epoch_slow=len(times) > 1 and times[0] > SLOW_FIRST_EPOCH * median,
+        parameters=history.parameters)
+
+
+def at_chance(history, split: str = "val") -> bool | None:
+    """True if the run was never above chance + CHANCE_MARGIN on the split; None if it has no such split."""
+    accuracy = column(history, f"{split}_accuracy")
+    return None if accuracy is None else max(accuracy) <= CHANCE + CHANCE_MARGIN + _ROUNDING
+
+
+@dataclass(frozen=True)
+class Overfitting:
+    """Whether a run's test loss rose while its training loss fell, and from which epoch.
+
+    Judged over the epochs whose two losses are both finite (a diverged run's last loss is None);
+    `epochs_considered` says how many that was, 0 if none.
+    """
+    epochs_considered: int
+    lowest_test_loss_epoch: int | None
+    lowest_test_loss: float | None
+    final_test_loss: float | None
+    train_loss_at_lowest: float | None
+    final_train_loss: float | None
+    test_loss_rose: bool
+    train_loss_fell: bool
+
+    @property
+    def overfitting(self) -> bool:
+        """The signature: test loss up since its lowest epoch while the training loss went down."""
+        return self.test_loss_rose and self.train_loss_fell
+
+
+def overfitting(history) -> Overfitting:
+    """Return whether the run's test loss rose after its lowest epoch while its training loss fell."""
+    test, train = column(history, "test_loss") or [], column(history, "train_loss") or []
+    finite = 0
+    for a, b in zip(test, train):  # the finite prefix: everything after a non-finite loss is unusable
+        if a is None or b is None:
+            break
+        finite += 1
+    if finite == 0:
+        return Overfitting(0, None, None, None, None, None, False, False)
+    test, train = test[:finite], train[:finite]
+    lowest = min(range(finite), key=test.__getitem__)  # the first of equal lows
+    return Overfitting(
+        epochs_considered=finite, lowest_test_loss_epoch=lowest + 1, lowest_test_loss=test[lowest],
+        final_test_loss=test[-1], train_loss_at_lowest=train[lowest], final_train_loss=train[-1],
+        test_loss_rose=test[-1] > test[lowest], train_loss_fell=train[-1] < train[lowest])

@@ -1,0 +1,197 @@
+"""Findings across seeds: each arm (a configuration run with seeds 1..S) as mean and min..max range.
+
+"A beats B" only when the ranges do not overlap: A's worst seed is above B's best (A.low > B.high).
+Touching or overlapping ranges: indistinguishable at that many seeds. With a single seed in either
+arm there is no spread to compare against: a state of its own ("single seed"), never a win.
+A diverged seed counts with the test accuracy it ended with (a failure is part of the outcome).
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from .runs import Overfitting, RunSummary, overfitting, run_summary
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.fmean(values) if values else None
+
+
+def _seeded(histories) -> list:
+    """Return the present runs of a History, a list of Histories or None, ordered by seed."""
+    if histories is None:
+        return []
+    runs = list(histories) if isinstance(histories, (list, tuple)) else [histories]
+    return sorted((h for h in runs if h is not None and run_summary(h) is not None), key=lambda h: h.config.seed)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One configuration over its seeds: final test accuracy as mean and min..max range, and more means."""
+    label: str
+    runs: tuple[RunSummary, ...]        # one per seed present, by seed
+    mean: float | None                  # final test accuracy, mean over seeds (None: no run)
+    low: float | None                   # the worst seed's final test accuracy
+    high: float | None                  # the best seed's
+    first_epoch_mean: float | None      # test accuracy after epoch 1, mean over seeds
+    first_epoch_low: float | None
+    first_epoch_high: float | None
+    final_train_mean: float | None
+    gap_mean: float | None              # final train - test accuracy, mean over seeds
+    median_epoch_time: float | None     # mean over seeds of each run's median epoch time
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(r.seed for r in self.runs)
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+    @property
+    def spread(self) -> float | None:
+        """Max - min final test accuracy over the seeds (0 with one seed, None with none)."""
+        return None if self.mean is None else self.high - self.low
+
+    @property
+    def diverged_seeds(self) -> tuple[int, ...]:
+        return tuple(r.seed for r in self.runs if r.diverged)
+
+    @property
+    def lrs(self) -> tuple[float, ...]:
+        """The distinct learning rates of its runs (one, normally)."""
+        return tuple(dict.fromkeys(r.lr for r in self.runs))
+
+    @property
+    def device_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r.device_name for r in self.runs))
+
+
+def arm(label: str, histories) -> Arm:
+    """Return the arm of a History or list of Histories (one per seed; None entries are missing seeds)."""
+    runs = tuple(run_summary(h) for h in _seeded(histories))
+    finals, firsts = [r.final_accuracy for r in runs], [r.first_epoch_accuracy for r in runs]
+    return Arm(label=label, runs=runs, mean=_mean(finals), low=min(finals, default=None),
+               high=max(finals, default=None), first_epoch_mean=_mean(firsts),
+               first_epoch_low=min(firsts, default=None), first_epoch_high=max(firsts, default=None),
+               final_train_mean=_mean(r.final_train_accuracy for r in runs), gap_mean=_mean(r.gap for r in runs),
+               median_epoch_time=_mean(r.median_epoch_time for r in runs))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether one arm beats another on final test accuracy across seeds."""
+    first: str
+    second: str
+    outcome: str                # "first", "second", "indistinguishable", "single seed" or "missing"
+    difference: float | None    # mean of first - mean of second
+    seeds: int                  # the smaller number of seeds of the two arms
+
+    @property
+    def winner(self) -> str | None:
+        return {"first": self.first, "second": self.second}.get(self.outcome)
+
+
+def compare_arms(a: Arm, b: Arm) -> Verdict:
+    """Return whether a beats b, b beats a, or neither can be told at these seeds."""
+    seeds = min(a.n, b.n)
+    difference = None if a.mean is None or b.mean is None else a.mean - b.mean
+    if seeds == 0:
+        outcome = "missing"
+    elif seeds == 1:
+        outcome = "single seed"
+    elif a.low > b.high:
+        outcome = "first"
+    elif b.low > a.high:
+        outcome = "second"
+    else:
+        outcome = "indistinguishable"
+    return Verdict(a.label, b.label, outcome, difference, seeds)
+
+
+@dataclass(frozen=True)
+class ModelComparison:
+    """MLP against CNN (3.3): accuracy across seeds, size, time per epoch, overfitting per seed."""
+    mlp: Arm
+    cnn: Arm
+    verdict: Verdict                        # first = CNN, second = MLP
+    parameter_ratio: float | None           # CNN parameters / MLP parameters
+    epoch_time_ratio: float | None          # CNN / MLP median epoch time (means over seeds)
+    cnn_overfitting: tuple[Overfitting, ...]   # one per CNN seed, by seed
+    mlp_overfitting: tuple[Overfitting, ...]
+    same_device: bool | None                # every run recorded the same device name; None if an arm is empty
+
+    @property
+    def cnn_overfit_seeds(self) -> int:
+        return sum(o.overfitting for o in self.cnn_overfitting)
+
+
+def compare_models(mlp, cnn) -> ModelComparison:
+    """Return the MLP/CNN comparison from a History or a list of Histories (one per seed) each."""
+    mlp_arm, cnn_arm = arm("MLP", mlp), arm("CNN", cnn)
+    both = mlp_arm.n and cnn_arm.n
+    names = set(mlp_arm.device_names) | set(cnn_arm.device_names)
+    return ModelComparison(
+        mlp=mlp_arm, cnn=cnn_arm, verdict=compare_arms(cnn_arm, mlp_arm),
+        parameter_ratio=cnn_arm.runs[0].parameters / mlp_arm.runs[0].parameters
+        if both and mlp_arm.runs[0].parameters else None,
+        epoch_time_ratio=cnn_arm.median_epoch_time / mlp_arm.median_epoch_time
+        if both and mlp_arm.median_epoch_time else None,
+        cnn_overfitting=tuple(overfitting(h) for h in _seeded(cnn)),
+        mlp_overfitting=tuple(overfitting(h) for h in _seeded(mlp)),
+        same_device=len(names) == 1 if both else None)
+
+
+@dataclass(frozen=True)
+class OptimizerRanking:
+    """Every arm ranked by mean final test accuracy, grouped where seeds cannot separate them."""
+    arms: tuple[Arm, ...]                       # present arms by mean, best first (equal means: given order)
+    missing: tuple[str, ...]                    # arms without any run
+    seeds: int                                  # the smallest number of seeds of a present arm (0: none)
+    groups: tuple[tuple[str, ...], ...] | None  # runs of arms whose ranges connect, best first; None: single seed
+    leader: str | None                          # the best arm if its range is above every other's, else None
+    first_epoch_leader: str | None              # highest mean test accuracy after epoch 1 (equal: the better ranked)
+    first_epoch_clear: bool | None              # its worst seed above every other arm's best seed; None: single seed
+    widest_gap: str | None                      # largest mean train - test gap at the end
+    narrowest_gap: str | None
+
+    def arm(self, label: str) -> Arm | None:
+        return next((a for a in self.arms if a.label == label), None)
+
+
+def _groups(arms: list[Arm]) -> tuple[tuple[str, ...], ...]:
+    """Group arms (sorted best first) whose min..max ranges overlap or touch, chained: an interval union."""
+    groups, floor = [], None
+    for a in sorted(arms, key=lambda a: -a.high):
+        if groups and a.high >= floor:
+            groups[-1].append(a.label)
+            floor = min(floor, a.low)
+        else:
+            groups.append([a.label])
+            floor = a.low
+    order = {a.label: i for i, a in enumerate(arms)}
+    return tuple(tuple(sorted(g, key=order.__getitem__)) for g in groups)
+
+
+def rank_arms(histories) -> OptimizerRanking:
+    """Return the ranking of {label: History | [History, ...] | None} (e.g. each optimizer at its chosen rate)."""
+    arms = [arm(label, h) for label, h in histories.items()]
+    present = sorted((a for a in arms if a.n), key=lambda a: -a.mean)  # stable: equal means keep given order
+    seeds = min((a.n for a in present), default=0)
+    multi = seeds >= 2
+    groups = _groups(present) if multi else None
+    leader = groups[0][0] if groups and len(groups[0]) == 1 and len(present) > 1 else None
+    first = max(present, key=lambda a: a.first_epoch_mean, default=None)
+    clear = None
+    if first is not None and multi:
+        clear = all(first.first_epoch_low > a.first_epoch_high for a in present if a is not first)
+    gaps = [a for a in present if a.gap_mean is not None]
+    return OptimizerRanking(
+        arms=tuple(present), missing=tuple(a.label for a in arms if not a.n), seeds=seeds, groups=groups,
+        leader=leader, first_epoch_leader=first and first.label, first_epoch_clear=clear,
+        widest_gap=max(gaps, key=lambda a: a.gap_mean).label if gaps else None,
+        narrowest_gap=min(gaps, key=lambda a: a.gap_mean).label if gaps else None)
+
+
+rank_optimizers = rank_arms

@@ -1,0 +1,115 @@
+"""Findings of choosing a learning rate on the validation split (3.3 for the CNN, 3.4 per optimizer)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .runs import at_chance, column, is_diverged
+
+SELECTION_EPOCHS = 3    # the score is the mean validation accuracy over this many final epochs
+ADAPTIVE = ("Adam", "RMSprop")
+SMALL_RATE = 0.003      # "a small rate", as the per-parameter step normalisation of Adam/RMSprop predicts
+
+
+@dataclass(frozen=True)
+class RateOutcome:
+    """One candidate learning rate: its state and selection score."""
+    lr: float
+    state: str                  # "scored", "diverged", "missing" (no run) or "no validation" (no val split)
+    score: float | None         # mean validation accuracy over the last `score_epochs` epochs; scored runs only
+    score_epochs: int           # min(3, epochs run) for a scored run, else 0
+    epochs_run: int             # 0 for a missing run
+    at_chance: bool             # a scored run that never reached chance + margin on validation
+    still_rising: bool | None   # last val. accuracy above that of min(3, n) epochs before; None below 2 epochs
+
+
+def rate_outcome(lr: float, history, last: int = SELECTION_EPOCHS) -> RateOutcome:
+    """Return the state and score of the run at one candidate rate (history None: missing)."""
+    accuracy = column(history, "val_accuracy") if history is not None else None
+    epochs = len(column(history, "test_accuracy") or []) if history is not None else 0
+    if history is None or epochs == 0:
+        return RateOutcome(lr, "missing", None, 0, 0, False, None)
+    if is_diverged(history):  # diverged rates are never chosen, whatever they scored before
+        return RateOutcome(lr, "diverged", None, 0, epochs, False, None)
+    if accuracy is None:
+        return RateOutcome(lr, "no validation", None, 0, epochs, False, None)
+    k = min(last, len(accuracy))
+    rising = accuracy[-1] > accuracy[-k] if k >= 2 else None
+    return RateOutcome(lr, "scored", sum(accuracy[-k:]) / k, k, epochs, bool(at_chance(history)), rising)
+
+
+@dataclass(frozen=True)
+class LearningRateChoice:
+    """The rate chosen by validation accuracy, the rates that failed, and how the choice relates to a reference.
+
+    Rule: the highest score wins; among equal scores the smaller rate (further from divergence).
+    No scored rate (all diverged, missing or without validation): no choice (`chosen` is None).
+    """
+    outcomes: tuple[RateOutcome, ...]   # one per candidate, in the order given
+    chosen: float | None
+    tied: tuple[float, ...]             # other rates with exactly the chosen one's score (not chosen: larger)
+    diverged: tuple[float, ...]
+    at_chance: tuple[float, ...]        # scored rates that stayed at chance
+    missing: tuple[float, ...]          # no run, or a run without a validation split
+    reference: float | None             # e.g. the MLP's rate in 3.3
+    relation: str | None                # chosen vs reference: "lower", "equal", "higher"; None if either is absent
+    at_reference: RateOutcome | None    # the outcome at the reference rate, if it was a candidate
+    smallest: RateOutcome | None        # the outcome at the smallest candidate rate
+
+    def outcome(self, lr: float) -> RateOutcome | None:
+        """Return the outcome of one rate (None if it was not a candidate)."""
+        return next((o for o in self.outcomes if o.lr == lr), None)
+
+    @property
+    def chosen_outcome(self) -> RateOutcome | None:
+        return None if self.chosen is None else self.outcome(self.chosen)
+
+
+def choose_learning_rate(histories, reference: float | None = None,
+                         last: int = SELECTION_EPOCHS) -> LearningRateChoice:
+    """Return the choice among {lr: History | None} by mean validation accuracy over the last epochs."""
+    outcomes = tuple(rate_outcome(lr, h, last) for lr, h in histories.items())
+    scored = [o for o in outcomes if o.state == "scored"]
+    chosen = min(scored, key=lambda o: (-o.score, o.lr)) if scored else None
+    relation = None
+    if chosen is not None and reference is not None:
+        relation = "lower" if chosen.lr < reference else "equal" if chosen.lr == reference else "higher"
+    return LearningRateChoice(
+        outcomes=outcomes, chosen=chosen and chosen.lr,
+        tied=tuple(o.lr for o in scored if chosen and o is not chosen and o.score == chosen.score),
+        diverged=tuple(o.lr for o in outcomes if o.state == "diverged"),
+        at_chance=tuple(o.lr for o in scored if o.at_chance),
+        missing=tuple(o.lr for o in outcomes if o.state in ("missing", "no validation")),
+        reference=reference, relation=relation,
+        at_reference=next((o for o in outcomes if reference is not None and o.lr == reference), None),
+        smallest=min(outcomes, key=lambda o: o.lr) if outcomes else None)
+
+
+@dataclass(frozen=True)
+class OptimizerSweep:
+    """Every optimizer's learning-rate choice, and what failed across the sweep."""
+    choices: tuple[tuple[str, LearningRateChoice], ...]   # (optimizer, its choice), in the order of the runs
+    diverged: tuple[tuple[str, float], ...]
+    at_chance: tuple[tuple[str, float], ...]
+    missing: tuple[tuple[str, float], ...]
+    no_choice: tuple[str, ...]          # optimizers without any usable rate
+    adaptive_small: tuple[str, ...]     # Adam/RMSprop that chose a rate <= SMALL_RATE
+
+    def chosen(self, optimizer: str) -> float | None:
+        """Return the rate chosen for an optimizer (None: no choice or not in the sweep)."""
+        return next((c.chosen for name, c in self.choices if name == optimizer), None)
+
+
+def sweep(runs) -> OptimizerSweep:
+    """Return the sweep's findings from {(optimizer, lr): History | None}."""
+    optimizers = list(dict.fromkeys(opt for opt, _ in runs))
+    choices = tuple((opt, choose_learning_rate({lr: h for (o, lr), h in runs.items() if o == opt}))
+                    for opt in optimizers)
+
+    def each(field: str) -> tuple[tuple[str, float], ...]:
+        return tuple((opt, lr) for opt, c in choices for lr in getattr(c, field))
+
+    return OptimizerSweep(
+        choices=choices, diverged=each("diverged"), at_chance=each("at_chance"), missing=each("missing"),
+        no_choice=tuple(opt for opt, c in choices if c.chosen is None),
+        adaptive_small=tuple(opt for opt, c in choices if opt in ADAPTIVE and c.chosen is not None
+                             and c.chosen <= SMALL_RATE))

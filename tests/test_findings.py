@@ -1,0 +1,345 @@
+"""Findings as data: each decision checked on hand-made runs against the same fact computed a second, obvious way."""
+import statistics
+from itertools import combinations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from findings_factory import SHEET, make_history
+from helpers.findings import (arm, at_chance, choose_learning_rate, column, compare_arms, compare_devices,
+                              compare_models, compare_pipelines, overfitting, rank_arms, run_summary, step_effect,
+                              sweep)
+from helpers.gradients import autograd_gradients, make_problem
+
+
+
+# ---------------------------------------------------------------------------------------------
+# One run
+# ---------------------------------------------------------------------------------------------
+
+def test_run_summary_matches_the_columns():
+    acc, times = [0.5, 0.7, 0.7, 0.6], [4.0, 1.0, 1.2, 0.9]
+    s = run_summary(make_history(acc, train_time=times, train_accuracy=[0.6, 0.8, 0.9, 0.95]))
+    assert (s.final_accuracy, s.best_accuracy, s.best_epoch, s.epochs_run) == (0.6, 0.7, 2, 4)  # first of equal bests
+    assert s.median_epoch_time == statistics.median(times) and s.total_train_time == pytest.approx(sum(times))
+    assert s.first_epoch_slow and s.gap == pytest.approx(0.95 - 0.6) and s.first_epoch_accuracy == 0.5
+
+
+def test_run_summary_one_epoch_is_never_slow_and_missing_is_none():
+    assert not run_summary(make_history([0.3], train_time=[5.0])).first_epoch_slow
+    assert not run_summary(make_history([0.3, 0.4], train_time=[1.4, 1.0])).first_epoch_slow  # 1.4 < 1.5 x 1.2
+    assert run_summary(None) is None and run_summary(make_history([])) is None
+
+
+def test_column_of_an_unrecorded_quantity_is_none():
+    h = make_history([0.5])
+    assert column(h, "val_accuracy") is None and column(h, "test_accuracy") == [0.5]
+
+
+@pytest.mark.parametrize("val, expected", [([0.1, 0.12, 0.149], True), ([0.1, 750 / 5000], True), ([0.1, 0.151], False),
+                                           ([0.9], False)])
+def test_at_chance_means_never_above_fifteen_percent(val, expected):
+    assert at_chance(make_history([0.1] * len(val), val_accuracy=val)) is expected
+    assert at_chance(make_history([0.1] * len(val))) is None  # no validation split: cannot say
+
+
+def test_overfitting_signature():
+    test_loss, train_loss = [1.0, 0.8, 0.9, 1.1], [1.5, 1.0, 0.7, 0.5]
+    o = overfitting(make_history([0.5] * 4, test_loss=test_loss, train_loss=train_loss))
+    lowest = int(np.argmin(test_loss))
+    assert o.lowest_test_loss_epoch == lowest + 1 and o.lowest_test_loss == 0.8
+    assert o.test_loss_rose == (test_loss[-1] > test_loss[lowest]) is True
+    assert o.train_loss_fell == (train_loss[-1] < train_loss[lowest]) is True and o.overfitting
+
+
+@pytest.mark.parametrize("test_loss, train_loss, rose, fell", [
+    ([1.0, 0.9, 0.8], [1.0, 0.9, 0.8], False, False),   # still improving: lowest is the last epoch
+    ([1.0, 0.8, 0.9], [1.0, 0.9, 1.2], True, False),    # both rose: instability, not overfitting
+    ([1.0, 0.8, 0.8], [1.0, 0.9, 0.5], False, True),    # equal lows: the first counts, and equal is not a rise
+])
+def test_overfitting_needs_both_halves(test_loss, train_loss, rose, fell):
+    o = overfitting(make_history([0.5] * 3, test_loss=test_loss, train_loss=train_loss))
+    assert (o.test_loss_rose, o.train_loss_fell, o.overfitting) == (rose, fell, False)
+
+
+def test_overfitting_of_a_diverged_run_uses_its_finite_epochs():
+    o = overfitting(make_history([0.5, 0.5, 0.1], test_loss=[1.0, 1.2, None], train_loss=[1.0, 0.7, None],
+                                 status="diverged"))
+    assert o.epochs_considered == 2 and o.overfitting and o.final_test_loss == 1.2
+    nothing = overfitting(make_history([0.1], test_loss=[None], train_loss=[None], status="diverged"))
+    assert nothing.epochs_considered == 0 and nothing.lowest_test_loss_epoch is None and not nothing.overfitting
+    one = overfitting(make_history([0.5], test_loss=[1.0], train_loss=[1.0]))
+    assert one.epochs_considered == 1 and not one.overfitting
+
+
+# ---------------------------------------------------------------------------------------------
+# 3.1
+# ---------------------------------------------------------------------------------------------
+
+def _numpy_loss(p: dict, lr: float = 0.0, grads: dict | None = None) -> tuple[float, float, np.ndarray]:
+    """Loss, output and pre-activations after a step of lr along grads, in float64."""
+    g = grads or {k: 0 for k in ("W1", "b1", "W2", "b2")}
+    W1, b1, W2, b2 = (np.array(p[k], float) - lr * np.asarray(g[k], float) for k in ("W1", "b1", "W2", "b2"))
+    x, y = np.array(p["x"], float), np.array(p["y"], float)
+    z = x @ W1 + b1
+    f = np.maximum(0, z) @ W2 + b2
+    return float(((y - f) ** 2).sum() / 2), float(f[0, 0]), z[0]
+
+
+def test_step_effect_of_the_sheet_agrees_with_float64():
+    e = step_effect(make_problem(**SHEET))
+    grads = {k: v.numpy() for k, v in autograd_gradients(make_problem(**SHEET)).items()}
+    before, f0, z = _numpy_loss(SHEET)
+    after, f1, _ = _numpy_loss(SHEET, 0.1, grads)
+    assert float(e.loss_before) == pytest.approx(before) and float(e.loss_after) == pytest.approx(after)
+    assert e.change == ("rose" if after > before else "fell") == "rose"
+    norm2 = sum(float((g ** 2).sum()) for g in grads.values())
+    assert float(e.squared_gradient_norm) == pytest.approx(norm2)
+    assert e.first_order_decrease == sp.Rational(1, 10) * e.squared_gradient_norm  # stays exact
+    assert e.predicted_beyond_loss == (0.1 * norm2 > before) is True
+    assert e.crossed_target == ((f0 + 1.75) * (f1 + 1.75) < 0) is True
+    assert e.dead_neurons == tuple(int(j) + 1 for j in np.flatnonzero(z <= 0)) == (2,) and e.dead_all_negative
+    assert e.zero_inputs == (3,) and e.dead_unchanged and e.zero_input_rows_unchanged
+    losses = {r: _numpy_loss(SHEET, float(r), grads)[0] for r in ("0.001", "0.003", "0.01", "0.03", "0.1")}
+    assert e.best_rate == min(losses, key=losses.get)
+    assert e.lowering_rates == tuple(r for r, v in losses.items() if v < before)
+    assert all(isinstance(v, sp.Rational) for _, v in e.rate_losses)
+
+
+def test_a_small_step_lowers_the_loss():
+    e = step_effect(make_problem(**{**SHEET, "lr": 0.001}))
+    assert e.change == "fell" and e.loss_after < e.loss_before
+    assert not e.predicted_beyond_loss and not e.crossed_target
+
+
+def test_equal_losses_choose_the_smaller_rate_and_zero_preactivations_are_dead_not_negative():
+    # Only b2 moves (every hidden neuron has z = 0): f = b2 - lr (b2 - y), so the loss is symmetric around lr = 1.
+    p = make_problem(W1=[[0]], b1=[[0]], W2=[[1]], b2=[[1]], x=[[1]], y=[[0]], lr=0.5)
+    e = step_effect(p, rates=("1.5", "0.5"))
+    assert dict(e.rate_losses)["0.5"] == dict(e.rate_losses)["1.5"] and e.best_rate == "0.5"
+    assert e.dead_neurons == (1,) and not e.dead_all_negative and e.zero_inputs == ()
+    assert step_effect(p, rates=()).best_rate is None
+
+
+# ---------------------------------------------------------------------------------------------
+# 3.2
+# ---------------------------------------------------------------------------------------------
+
+def _pair(cpu_acc, gpu_acc, cpu_time=2.0, gpu_time=0.5, **gpu_changes):
+    return {("cpu", "template"): make_history(cpu_acc, train_time=[cpu_time] * len(cpu_acc)),
+            ("cuda", "template"): make_history(gpu_acc, train_time=[gpu_time] * len(gpu_acc), device="cuda",
+                                               **gpu_changes)}
+
+
+def test_devices_within_noise():
+    cpu = [0.90, 0.95, 0.96, 0.97, 0.962, 0.968, 0.965]
+    c = compare_devices(_pair(cpu, cpu[:-1] + [0.963]))
+    band = max(cpu[-5:]) - min(cpu[-5:])
+    assert c.noise_epochs == 5 and c.noise_band == pytest.approx(band)
+    assert c.accuracy_difference == pytest.approx(0.963 - 0.965) and c.within_noise is (0.002 <= band) is True
+    assert c.speedup == 4.0 and c.gpu_faster and c.missing == ()
+
+
+def test_devices_beyond_noise_and_gpu_slower():
+    c = compare_devices(_pair([0.9, 0.9, 0.9], [0.9, 0.9, 0.8], cpu_time=1.0, gpu_time=2.0))
+    assert c.noise_epochs == 3 and c.noise_band == 0 and c.within_noise is False
+    assert c.speedup == 0.5 and c.gpu_faster is False
+
+
+def test_devices_with_one_epoch_have_no_noise_band():
+    c = compare_devices(_pair([0.9], [0.91]))
+    assert c.noise_epochs == 1 and c.noise_band is None and c.within_noise is None
+    assert c.accuracy_difference == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("keep", [(), ("cpu", "template"), ("cuda", "template")])
+def test_devices_with_a_side_missing(keep):
+    runs = {k: v for k, v in _pair([0.9, 0.91], [0.9, 0.92]).items() if k == keep}
+    c = compare_devices(runs)
+    assert set(c.missing) == {"cpu", "cuda"} - {keep[0] if keep else None}
+    assert c.speedup is None and c.accuracy_difference is None and c.within_noise is None
+
+
+def test_devices_go_by_the_recorded_device_and_the_pipeline():
+    # Filed under "cuda" but recorded on the CPU: it is a CPU run. A resident run is not a template run.
+    runs = {("cuda", "template"): make_history([0.9], device="cpu"),
+            ("cpu", "resident"): make_history([0.8], pipeline="resident"),
+            ("cpu", "template"): None}
+    c = compare_devices(runs)
+    assert c.gpu is None and c.cpu.final_accuracy == 0.9
+    assert compare_devices(runs, pipeline="resident").cpu.final_accuracy == 0.8
+    assert compare_devices(list(runs.values())).cpu.final_accuracy == 0.9  # an iterable works too
+
+
+def test_devices_with_a_diverged_run_judge_no_noise():
+    c = compare_devices(_pair([0.9] * 4, [0.9, 0.1], status="diverged", test_loss=[1.0, None], train_loss=[1.0, None]))
+    assert c.gpu.diverged and c.gpu.epochs_run == 2 and c.noise_band == 0 and c.within_noise is None
+    # A collapsing CPU run would make a wide "band" that hides any difference: no band at all.
+    runs = {"cpu": make_history([0.9, 0.95, 0.1], status="diverged"), "gpu": make_history([0.9, 0.95, 0.96], device="cuda")}
+    c = compare_devices(runs)
+    assert c.cpu.diverged and c.noise_band is None and c.within_noise is None and c.accuracy_difference == pytest.approx(0.86)
+
+
+CELLS = [("cpu", "template"), ("cpu", "resident"), ("cuda", "template"), ("cuda", "resident")]
+TIMES = {("cpu", "template"): 10.0, ("cpu", "resident"): 4.0, ("cuda", "template"): 8.0, ("cuda", "resident"): 0.5}
+
+
+def _cells(keep):
+    # Three epochs each; only the GPU/template run has a slow first one (3x its median).
+    return {k: make_history([0.9] * 3, train_time=[TIMES[k] * (3 if k == ("cuda", "template") else 1), TIMES[k], TIMES[k]],
+                            device=k[0], pipeline=k[1]) for k in keep}
+
+
+@pytest.mark.parametrize("keep", [c for n in range(5) for c in combinations(CELLS, n)])
+def test_pipelines_every_subset(keep):
+    c = compare_pipelines(_cells(keep))
+    assert set(c.missing) == set(CELLS) - set(keep) and len(c.runs) == len(keep)
+    assert {g.device for g in c.gains} == {d for d in ("cpu", "cuda") if (d, "template") in keep and (d, "resident") in keep}
+    for g in c.gains:
+        assert g.speedup == pytest.approx(TIMES[g.device, "template"] / TIMES[g.device, "resident"])
+        assert g.input_share == pytest.approx(1 - TIMES[g.device, "resident"] / TIMES[g.device, "template"])
+    both = {p for p in ("template", "resident") if ("cpu", p) in keep and ("cuda", p) in keep}
+    assert (c.template_speedup is not None) == ("template" in both)
+    assert (c.compute_speedup == pytest.approx(4.0 / 0.5)) if "resident" in both else c.compute_speedup is None
+    assert set(c.slow_first_epochs) == {k for k in keep if k == ("cuda", "template")}
+
+
+# ---------------------------------------------------------------------------------------------
+# 3.3 and 3.4: choosing a learning rate
+# ---------------------------------------------------------------------------------------------
+
+def _rate_run(val, lr, status="completed", **changes):
+    return make_history([v + 0.01 for v in val], val_accuracy=val, lr=lr, status=status, dataset="cifar10",
+                        model="cnn", **changes)
+
+
+def test_rate_choice_by_mean_of_the_last_three_epochs():
+    vals = {0.1: [0.5, 0.6, 0.4, 0.45, 0.5], 0.01: [0.3, 0.5, 0.55, 0.5, 0.52], 0.001: [0.2, 0.3, 0.35, 0.4, 0.45]}
+    c = choose_learning_rate({lr: _rate_run(v, lr) for lr, v in vals.items()}, reference=0.1)
+    means = {lr: sum(v[-3:]) / 3 for lr, v in vals.items()}
+    assert c.chosen == max(means, key=means.get) == 0.01 and c.relation == "lower"
+    assert c.chosen_outcome.score == pytest.approx(means[0.01]) and c.chosen_outcome.score_epochs == 3
+    assert c.at_reference.lr == 0.1 and c.at_reference.score == pytest.approx(means[0.1])
+    assert c.smallest.lr == 0.001 and c.smallest.still_rising and c.diverged == () and c.tied == ()
+
+
+def test_a_diverged_rate_is_never_chosen_and_all_diverged_is_no_choice():
+    runs = {0.1: _rate_run([0.9, 0.1], 0.1, status="diverged"), 0.01: _rate_run([0.3, 0.4], 0.01)}
+    c = choose_learning_rate(runs, reference=0.1)
+    assert c.chosen == 0.01 and c.diverged == (0.1,) and c.at_reference.state == "diverged"
+    assert c.at_reference.epochs_run == 2 and c.chosen_outcome.score_epochs == 2  # fewer epochs than 3: all of them
+    none = choose_learning_rate({0.1: runs[0.1]}, reference=0.01)
+    assert none.chosen is None and none.relation is None and none.diverged == (0.1,) and none.at_reference is None
+
+
+def test_rate_ties_go_to_the_smaller_rate_whatever_the_order():
+    for order in ([0.1, 0.01], [0.01, 0.1]):
+        c = choose_learning_rate({lr: _rate_run([0.5, 0.6], lr) for lr in order}, reference=0.01)
+        assert c.chosen == 0.01 and c.tied == (0.1,) and c.relation == "equal"
+
+
+def test_single_candidate_missing_runs_and_runs_without_validation():
+    single = choose_learning_rate({0.03: _rate_run([0.4], 0.03)}, reference=0.1)
+    assert single.chosen == 0.03 and single.relation == "lower" and single.smallest.still_rising is None
+    c = choose_learning_rate({0.1: None, 0.01: make_history([0.5], lr=0.01), 0.001: _rate_run([0.2], 0.001)},
+                             reference=1.0)
+    assert c.chosen == 0.001 and c.missing == (0.1, 0.01) and c.relation == "lower" and c.at_reference is None
+    assert [o.state for o in c.outcomes] == ["missing", "no validation", "scored"]
+    assert choose_learning_rate({}).chosen is None
+
+
+def test_rates_at_chance_are_flagged_and_can_only_win_when_all_are():
+    c = choose_learning_rate({0.1: _rate_run([0.1, 0.11], 0.1), 0.01: _rate_run([0.1, 0.12], 0.01)}, reference=0.1)
+    assert c.at_chance == (0.1, 0.01) and c.chosen == 0.01 and c.chosen_outcome.at_chance and c.relation == "lower"
+
+
+def test_sweep_collects_choices_failures_and_small_adaptive_rates():
+    runs = {("SGD", 0.1): _rate_run([0.5, 0.6], 0.1), ("SGD", 0.001): _rate_run([0.2, 0.3], 0.001),
+            ("Adam", 0.1): _rate_run([0.1, 0.1], 0.1, status="diverged"), ("Adam", 0.001): _rate_run([0.6, 0.7], 0.001),
+            ("RMSprop", 0.1): _rate_run([0.1, 0.11], 0.1), ("RMSprop", 0.01): _rate_run([0.1, 0.1], 0.01, status="diverged"),
+            ("Adagrad", 0.1): None}
+    s = sweep(runs)
+    assert [opt for opt, _ in s.choices] == ["SGD", "Adam", "RMSprop", "Adagrad"]
+    assert (s.chosen("SGD"), s.chosen("Adam"), s.chosen("RMSprop"), s.chosen("Adagrad")) == (0.1, 0.001, 0.1, None)
+    assert s.diverged == (("Adam", 0.1), ("RMSprop", 0.01)) and s.at_chance == (("RMSprop", 0.1),)
+    assert s.missing == (("Adagrad", 0.1),) and s.no_choice == ("Adagrad",)
+    assert s.adaptive_small == ("Adam",)  # RMSprop chose 0.1: not small; SGD is not adaptive
+    assert s.chosen("Lion") is None and sweep({}).choices == ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeds
+# ---------------------------------------------------------------------------------------------
+
+def _seeds(finals, first=None, **changes):
+    return [make_history([first if first is not None else f - 0.2, f], seed=i + 1, **changes) for i, f in enumerate(finals)]
+
+
+def test_arm_mean_and_range_over_seeds():
+    finals = [0.62, 0.60, 0.65]
+    a = arm("Adam", list(reversed(_seeds(finals))) + [None])  # order and missing seeds do not matter
+    assert a.seeds == (1, 2, 3) and a.n == 3
+    assert a.mean == pytest.approx(statistics.mean(finals)) and (a.low, a.high) == (min(finals), max(finals))
+    assert a.spread == pytest.approx(0.05)
+    single = arm("SGD", make_history([0.5]))
+    assert single.n == 1 and single.spread == 0 and arm("none", None).mean is None and arm("none", []).n == 0
+
+
+@pytest.mark.parametrize("a, b, outcome", [
+    ([0.70, 0.72], [0.60, 0.65], "first"),
+    ([0.60, 0.65], [0.70, 0.72], "second"),
+    ([0.60, 0.70], [0.65, 0.72], "indistinguishable"),
+    ([0.65, 0.70], [0.60, 0.65], "indistinguishable"),   # touching ranges: not separated
+    ([0.90], [0.60, 0.65], "single seed"),               # one seed: no spread, never a win
+    ([0.90], [0.10], "single seed"),
+    ([], [0.60, 0.65], "missing"),
+])
+def test_compare_arms(a, b, outcome):
+    v = compare_arms(arm("A", _seeds(a)), arm("B", _seeds(b)))
+    assert v.outcome == outcome
+    assert v.winner == {"first": "A", "second": "B"}.get(outcome)
+    if a and b:
+        assert v.difference == pytest.approx(statistics.mean(a) - statistics.mean(b))
+
+
+def test_ranking_groups_overlapping_ranges():
+    arms = {"SGD": _seeds([0.50, 0.52]), "Adam": _seeds([0.70, 0.74], first=0.495), "RMSprop": _seeds([0.69, 0.71]),
+            "Adagrad": _seeds([0.60, 0.66]), "Lion": []}
+    r = rank_arms(arms)
+    assert [a.label for a in r.arms] == ["Adam", "RMSprop", "Adagrad", "SGD"] and r.missing == ("Lion",)
+    assert r.groups == (("Adam", "RMSprop"), ("Adagrad",), ("SGD",)) and r.leader is None and r.seeds == 2
+    assert r.first_epoch_leader == "RMSprop" and r.first_epoch_clear is False  # 0.49..0.51 overlaps Adam's 0.495
+
+
+def test_ranking_chains_overlaps_and_finds_a_clear_leader():
+    r = rank_arms({"A": _seeds([0.80, 0.82], first=0.6), "B": _seeds([0.60, 0.66]), "C": _seeds([0.64, 0.70])})
+    assert r.groups == (("A",), ("C", "B")) and r.leader == "A" and r.first_epoch_clear is True
+
+
+def test_ranking_with_one_seed_has_no_groups_and_equal_means_keep_their_order():
+    r = rank_arms({"SGD": _seeds([0.6]), "Adam": _seeds([0.7]), "Adagrad": _seeds([0.6])})
+    assert [a.label for a in r.arms] == ["Adam", "SGD", "Adagrad"]
+    assert r.groups is None and r.leader is None and r.first_epoch_clear is None and r.seeds == 1
+    solo = rank_arms({"SGD": _seeds([0.6, 0.61])})
+    assert solo.leader is None and solo.groups == (("SGD",),)
+    empty = rank_arms({"SGD": None})
+    assert empty.arms == () and empty.missing == ("SGD",) and empty.first_epoch_leader is None
+
+
+def test_ranking_gap_between_train_and_test():
+    r = rank_arms({"A": [make_history([0.5, 0.6], train_accuracy=[0.6, 0.9])],
+                   "B": [make_history([0.5, 0.6], train_accuracy=[0.6, 0.62])]})
+    assert (r.widest_gap, r.narrowest_gap) == ("A", "B")
+
+
+def test_compare_models_across_seeds():
+    mlp = _seeds([0.45, 0.47], parameters=1000, dataset="cifar10")
+    cnn = [make_history([0.5, 0.7, 0.72], seed=s, test_loss=[1.0, 0.9, 1.1 if s == 1 else 0.8], parameters=2500,
+                        dataset="cifar10", model="cnn", train_time=[3.0] * 3) for s in (1, 2)]
+    c = compare_models(mlp, cnn)
+    assert c.verdict.outcome == "first" and c.verdict.winner == "CNN" and c.parameter_ratio == 2.5
+    assert c.epoch_time_ratio == 3.0 and c.cnn_overfit_seeds == 1 and c.same_device
+    assert [o.lowest_test_loss_epoch for o in c.cnn_overfitting] == [2, 3]
+    missing = compare_models(None, cnn[0])
+    assert missing.verdict.outcome == "missing" and missing.parameter_ratio is None and missing.same_device is None

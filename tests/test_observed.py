@@ -1,0 +1,230 @@
+"""Prose renderers: they never raise for any subset of runs, and they say only what their finding supports."""
+from itertools import combinations, product
+
+import pytest
+
+from findings_factory import SHEET, make_history
+from helpers import observed
+from helpers.findings import (choose_learning_rate, compare_arms, arm, compare_devices, compare_models,
+                              compare_pipelines, overfitting, rank_arms, step_effect, sweep)
+from helpers.gradients import make_problem
+
+NO_GPU = "**There is no GPU run in this report** (none was configured, or none could run here), so the plot " \
+         "shows the CPU run only; nothing here is a GPU measurement."
+
+
+def _run(kind: str, device: str, pipeline: str = "template"):
+    """A run of a kind: absent, normal, fast, slow, diverged, one epoch, or filed as CUDA but recorded on the CPU."""
+    n, time = 5, {"cpu": 2.0, "cuda": 0.5}[device]
+    if kind == "absent":
+        return None
+    if kind == "slow":
+        time = 4.0
+    if kind == "diverged":
+        return make_history([0.9, 0.1], test_loss=[1.0, None], train_loss=[1.0, None], status="diverged", device=device,
+                            pipeline=pipeline, train_time=[time] * 2)
+    if kind == "one epoch":
+        n = 1
+    recorded = "cpu" if kind == "recorded on cpu" else device
+    return make_history([0.9, 0.95, 0.96, 0.97, 0.965][:n], train_time=[time] * n, device=recorded, pipeline=pipeline)
+
+
+def _no_cuda(histories) -> bool:
+    return all(h is None or h.environment["device"] != "cuda" for h in histories)
+
+
+@pytest.mark.parametrize("cpu, gpu", list(product(["absent", "normal", "diverged", "one epoch"],
+                                             ["absent", "normal", "slow", "diverged", "one epoch", "recorded on cpu"])))
+def test_devices_never_raise_and_never_call_a_cpu_run_gpu(cpu, gpu):
+    runs = {("cpu", "template"): _run(cpu, "cpu"), ("cuda", "template"): _run(gpu, "cuda")}
+    c = compare_devices(runs)
+    text = observed.devices(c)
+    assert text.startswith("**Observed.** ")
+    if _no_cuda(runs.values()):
+        assert "GPU" not in text.replace(NO_GPU, "")
+    assert ("faster" in text) == bool(c.speedup and c.speedup > 1)
+    assert ("slower" in text) == bool(c.speedup and c.speedup < 1)
+    assert ("within that epoch-to-epoch noise" in text) == bool(c.within_noise)
+    assert ("no measure of floating-point noise" in text) == ("diverged" in (cpu, gpu) and c.cpu is not None
+                                                              and c.gpu is not None)
+    assert ("compressed to the left" in text) == bool(c.within_noise and c.speedup > 1)
+
+
+def test_devices_text_of_one_epoch_and_of_a_slower_gpu():
+    one = observed.devices(compare_devices({"a": _run("one epoch", "cpu"), "b": _run("one epoch", "cuda")}))
+    assert "after 1 epoch (" in one and "no epoch-to-epoch noise" in one
+    slow = observed.devices(compare_devices({"a": _run("normal", "cpu"), "b": _run("slow", "cuda")}))
+    assert "the GPU trained 2.0x slower than the CPU" in slow
+
+
+CELLS = [("cpu", "template"), ("cpu", "resident"), ("cuda", "template"), ("cuda", "resident")]
+
+
+@pytest.mark.parametrize("keep", [c for n in range(5) for c in combinations(CELLS, n)])
+@pytest.mark.parametrize("resident_slower", [False, True])
+def test_pipelines_never_raise_and_never_call_a_cpu_run_gpu(keep, resident_slower):
+    times = {"template": 1.0, "resident": 3.0 if resident_slower else 0.25}
+    runs = {k: make_history([0.9, 0.9], train_time=[times[k[1]] * (1 if k[0] == "cpu" else 0.5)] * 2, device=k[0],
+                            pipeline=k[1]) for k in keep}
+    text = observed.pipelines(compare_pipelines(runs))
+    assert text.startswith("**Observed.** ")
+    if _no_cuda(runs.values()):
+        assert "On the GPU" not in text and "CPU to GPU" not in text
+    gains = ("% of a template epoch there is the input pipeline" in text)
+    assert gains == (not resident_slower and any(("cpu" if d == "cpu" else "cuda", "resident") in keep and
+                                                 (d, "template") in keep for d in ("cpu", "cuda")))
+
+
+def _rate_run(val, lr, status="completed"):
+    return make_history([0.5] * len(val), val_accuracy=val, lr=lr, status=status, dataset="cifar10", model="cnn")
+
+
+RATE_SCENARIOS = {
+    "normal": {0.1: _rate_run([0.3, 0.4, 0.45], 0.1), 0.01: _rate_run([0.3, 0.5, 0.6], 0.01),
+               0.001: _rate_run([0.2, 0.25, 0.3], 0.001)},
+    "all diverged": {0.1: _rate_run([0.1], 0.1, "diverged"), 0.01: _rate_run([0.1, 0.1], 0.01, "diverged")},
+    "single": {0.1: _rate_run([0.3], 0.1)},
+    "tie": {0.1: _rate_run([0.3, 0.5], 0.1), 0.01: _rate_run([0.3, 0.5], 0.01)},
+    "all at chance": {0.1: _rate_run([0.1, 0.12], 0.1), 0.01: _rate_run([0.11, 0.1], 0.01)},
+    "missing": {0.1: None, 0.01: make_history([0.5], lr=0.01), 0.001: _rate_run([0.3], 0.001)},
+    "none": {},
+}
+
+
+@pytest.mark.parametrize("scenario", RATE_SCENARIOS)
+@pytest.mark.parametrize("reference", [0.1, 0.5, None])
+def test_learning_rate_choice_never_raises(scenario, reference):
+    c = choose_learning_rate(RATE_SCENARIOS[scenario], reference=reference)
+    text = observed.learning_rate_choice(c)
+    assert text.startswith("**Observed.** ")
+    assert ("No candidate rate gave a usable" in text) == (c.chosen is None)
+    assert ("lower than the MLP's" in text) == (c.relation == "lower")
+    assert ("scored exactly the same" in text) == bool(c.tied)
+    assert ("only candidate" in text) == (scenario == "single")
+    assert ("too slow" in text) == (scenario == "normal")  # 0.001: below the chosen 0.01, still rising
+
+
+def test_rate_choice_text_names_the_chosen_rate_and_the_diverged_reference():
+    runs = {0.1: _rate_run([0.3, 0.1], 0.1, "diverged"), 0.01: _rate_run([0.3, 0.5], 0.01)}
+    text = observed.learning_rate_choice(choose_learning_rate(runs, reference=0.1))
+    assert "The chosen rate is 0.01, lower than the MLP's 0.1," in text and "over the last 2 epochs" in text
+    assert "At the MLP's rate the CNN diverged (non-finite loss) in epoch 2." in text and "Diverged: lr 0.1." in text
+
+
+@pytest.mark.parametrize("test_loss, train_loss, phrase", [
+    ([1.0, 0.8, 1.1], [1.0, 0.8, 0.5], "the signature of overfitting"),
+    ([1.0, 0.8, 0.7], [1.0, 0.8, 0.5], "lowest after its last epoch"),
+    ([1.0, 0.8, 1.1], [1.0, 0.8, 0.9], "no sign of overfitting"),
+    ([1.0], [1.0], "no trend"),
+    ([None], [None], "not finite"),
+])
+def test_overfitting_text(test_loss, train_loss, phrase):
+    text = observed.overfitting(overfitting(make_history([0.5] * len(test_loss), test_loss=test_loss,
+                                                         train_loss=train_loss)))
+    assert phrase in text and text.startswith("The CNN's") or text.startswith("With one epoch")
+    assert ("signature of overfitting" in text) == (phrase == "the signature of overfitting")
+
+
+def _seeds(finals, model="cnn", diverged_seed=None):
+    runs = []
+    for i, final in enumerate(finals):
+        seed = i + 1
+        if seed == diverged_seed:
+            runs.append(make_history([0.3, 0.1], seed=seed, status="diverged", test_loss=[1.0, None],
+                                     train_loss=[1.0, None], dataset="cifar10", model=model))
+        else:
+            runs.append(make_history([final - 0.1, final - 0.05, final], seed=seed, dataset="cifar10", model=model))
+    return runs
+
+
+@pytest.mark.parametrize("mlp_seeds, cnn_seeds, diverged", list(product([0, 1, 3], [0, 1, 3], [None, 2])))
+def test_model_comparison_never_raises(mlp_seeds, cnn_seeds, diverged):
+    c = compare_models(_seeds([0.45, 0.46, 0.47][:mlp_seeds], "mlp"), _seeds([0.6, 0.65, 0.7][:cnn_seeds], "cnn", diverged))
+    text = observed.model_comparison(c)
+    assert text.startswith("**Observed")
+    assert "GPU" not in text  # every run here is recorded on the CPU
+    assert ("Single seed" in text) == (c.verdict.outcome == "single seed")
+    assert ("is ahead by" in text) == (c.verdict.winner is not None)
+    assert ("indistinguishable" in text) == (c.verdict.outcome == "indistinguishable")
+
+
+@pytest.mark.parametrize("seeds", [1, 2, 3])
+@pytest.mark.parametrize("arms", [["SGD"], ["SGD", "Adam"], ["SGD", "Adam", "RMSprop", "Adagrad"], []])
+@pytest.mark.parametrize("missing", [False, True])
+def test_optimizer_ranking_and_sweep_never_raise(seeds, arms, missing):
+    finals = {"SGD": 0.55, "Adam": 0.70, "RMSprop": 0.69, "Adagrad": 0.60}
+    histories = {opt: _seeds([finals[opt] + 0.01 * s for s in range(seeds)]) for opt in arms}
+    if missing:
+        histories["Lion"] = None
+    r = rank_arms(histories)
+    text = observed.optimizer_ranking(r)
+    assert text.startswith("**Observed.** ")
+    assert ("Single seed" in text) == (seeds == 1 and len(r.arms) > 1)
+    assert ("o runs for Lion" in text) == missing
+    assert ("leads: its worst seed" in text) == (r.leader is not None)
+    runs = {(opt, lr): _rate_run([0.2, finals[opt] * lr * 10], lr) for opt in arms for lr in (0.1, 0.01)}
+    sweep_text = observed.optimizer_sweep(sweep(runs))
+    assert sweep_text.startswith("**Observed.** ")
+    assert observed.arms_table(r.arms).count("\n") == len(r.arms) + 1
+
+
+def test_ranking_text_groups_and_leader():
+    close = rank_arms({"SGD": _seeds([0.60, 0.64]), "Adam": _seeds([0.62, 0.66])})
+    assert "cannot be told apart (their ranges overlap): Adam and SGD." in observed.optimizer_ranking(close)
+    groups = observed.optimizer_ranking(rank_arms({"SGD": _seeds([0.50, 0.52]), "Adam": _seeds([0.62, 0.66]),
+                                                   "RMSprop": _seeds([0.60, 0.63])}))
+    assert "cannot be told apart (their ranges overlap): Adam and RMSprop. Separated by their ranges: Adam and " \
+           "RMSprop, then SGD." in groups
+    clear = rank_arms({"SGD": _seeds([0.50, 0.52]), "Adam": _seeds([0.62, 0.66])})
+    assert "Adam leads: its worst seed is above every other optimizer's best seed." in observed.optimizer_ranking(clear)
+
+
+def test_verdict_texts():
+    a, b = arm("A", _seeds([0.7, 0.72])), arm("B", _seeds([0.6, 0.62]))
+    assert observed.verdict(compare_arms(a, b)) == "A is ahead by 10.0 points (means), beyond the range of every seed of the other."
+    assert "Single seed" in observed.verdict(compare_arms(arm("A", _seeds([0.7])), b))
+    assert "no comparison" in observed.verdict(compare_arms(arm("A", None), b))
+
+
+def test_step_effect_text_of_the_sheet():
+    e = step_effect(make_problem(**SHEET))
+    text = observed.step_effect(e)
+    assert "the loss rose from 2 to 18.8498" in text and "lands on its other side" in text
+    assert "Hidden neuron $h_2$ received no gradient: its pre-activation is negative" in text
+    assert "Input 3 is 0, so row 3 of $W_1$" in text
+    assert observed.step_rates(e) == "Among these rates, 0.03 lowers the loss most (to 0.1082); the sheet's 0.1 raises it."
+
+
+def test_step_effect_text_in_the_plural_and_for_a_small_step():
+    p = make_problem(W1=[[-1, -1, 1]], b1=[[0, 0, 0]], W2=[[1], [1], [1]], b2=[[0]], x=[[1]], y=[[2]], lr=0.01)
+    text = observed.step_effect(step_effect(p))
+    assert "Hidden neurons $h_1$ and $h_2$ received no gradient: their pre-activations are negative" in text
+    assert "their columns of $W_1$, biases and weights in $W_2$ are unchanged" in text
+    assert "fell" in text and "too long" not in text and "Input" not in text
+
+
+def test_sweep_text_in_the_singular_and_plural():
+    one = {("SGD", 0.01): _rate_run([0.3, 0.5], 0.01), ("Adam", 0.001): _rate_run([0.3, 0.6], 0.001)}
+    assert "Adam chose a small rate (0.001), as its per-parameter" in observed.optimizer_sweep(sweep(one))
+    assert observed.optimizer_sweep(sweep({("SGD", 0.01): one["SGD", 0.01]})).startswith("**Observed.** Chosen rate: SGD 0.01.")
+    two = {**one, ("RMSprop", 0.001): _rate_run([0.3, 0.6], 0.001), ("RMSprop", 0.1): _rate_run([0.1, 0.1], 0.1)}
+    text = observed.optimizer_sweep(sweep(two))
+    assert "Adam and RMSprop chose small rates (0.001 and 0.001), as their per-parameter" in text
+    assert "Stuck at chance (never above 15 % on the validation split): RMSprop at 0.1." in text
+    assert "No run present diverged." in text
+
+
+def test_tables_mark_states_and_name_devices_as_recorded():
+    runs = {0.1: _rate_run([0.3, 0.1], 0.1, "diverged"), 0.01: _rate_run([0.3, 0.5], 0.01), 0.001: None}
+    table = observed.rate_table(choose_learning_rate(runs)).splitlines()
+    assert table[2].startswith("| 0.1 | – (diverged) |") and "40.0 % **chosen**" in table[3] and "no run" in table[4]
+    s = sweep({("SGD", 0.1): runs[0.1], ("SGD", 0.01): runs[0.01], ("Adam", 0.01): _rate_run([0.1, 0.1], 0.01)})
+    sweep_rows = observed.sweep_table(s).splitlines()
+    assert "not run" in sweep_rows[3] and "(at chance) **chosen**" in sweep_rows[3]
+    grid = observed.sweep_grid(s)
+    assert grid["values"] == [[None, pytest.approx(0.4)], [None, pytest.approx(0.1)]]
+    assert grid["empty"] == [["diverged", ""], ["not run", ""]] and grid["columns"] == ["0.1", "0.01"]
+    table = observed.runs_table(compare_pipelines({1: _run("normal", "cpu"), 2: _run("recorded on cpu", "cuda")}).runs)
+    assert "GPU" not in table and table.count("CPU (") == 1  # the run filed as CUDA ran on the CPU: one CPU/template cell
+    e = step_effect(make_problem(**SHEET))
+    assert observed.step_rates_table(e).splitlines()[-1] == "| 0.1 | 18.8498 | +16.8498 |"
