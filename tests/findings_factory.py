@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from itertools import accumulate
 
-from helpers.training import History, RunConfig
+from helpers.experiment import History, RunConfig
 
 # The sheet's 3.1 network, input, target and learning rate.
 SHEET = dict(W1=[[1, -1, 0.5], [0.5, 1, 1], [1, -1, 0.5], [0.5, -1, 0], [1, -3, 1]], b1=[[1, 2, 3]],
@@ -30,5 +30,5 @@ def make_history(test_accuracy, *, val_accuracy=None, train_accuracy=None, train
     config = RunConfig(dataset=dataset, model=model, optimizer=optimizer, lr=lr, epochs=epochs or max(n, 1), seed=seed,
                        device=device, pipeline=pipeline)
     name = device_name or ("Test GPU" if device == "cuda" else "Test CPU, 2 threads")
-    return History(config=config, epochs=records, status=status, parameters=parameters,
+    return History(config=config, records=records, status=status, parameters=parameters,
                    environment={"device": device, "device_name": name, "cpu_threads": 2}, data={})
