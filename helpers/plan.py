@@ -1,8 +1,9 @@
 """The run plan: every training run the report needs under a profile, in a stable order.
 
 The notebooks build their configurations with the functions here (`device_runs`, `cnn_rate_runs`,
-`mlp_runs`, `optimizer_rate_runs`, `seed_runs`, `chosen_rate`), and `planned_runs` lists exactly what
-those calls ask for, so that `make status`, `make sbatch` and the notebooks agree by construction.
+`mlp_runs`, `optimizer_rate_runs`, `chosen_seed_runs`, `chosen_optimizer_runs`), and `planned_runs`
+lists exactly what those calls ask for, so that `make status`, `make sbatch` and the notebooks agree
+by construction.
 
 Some runs depend on others: the extra seeds of a chosen configuration (3.3's CNN, 3.4's optimizers)
 are known only once the learning-rate sweep they are chosen from is stored. Until then they are
@@ -15,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from .experiment import History, RunConfig, run_files
 from .profiles import chapter_settings
-from .summaries import choose_by_validation
+from .findings import choose_learning_rate
 
 
 # ---------------------------------------------------------------------------------------------
@@ -55,10 +56,24 @@ def seed_runs(config: RunConfig, s) -> dict[int, RunConfig]:
     return {config.seed + i: replace(config, seed=config.seed + i) for i in range(s.seeds)}
 
 
-def chosen_rate(histories: dict[float, History]) -> float | None:
-    """The learning rate chosen on validation among stored runs, or None if every run diverged."""
-    usable = {lr: h for lr, h in histories.items() if h.status != "diverged"}
-    return choose_by_validation(usable) if usable else None
+def chosen_rate(histories: dict[float, History | None]) -> float | None:
+    """The learning rate chosen on validation, or None while a candidate's run is missing or if none is usable."""
+    if any(h is None for h in histories.values()):
+        return None
+    return choose_learning_rate(histories).chosen
+
+
+def chosen_seed_runs(candidates: dict[float, RunConfig], histories: dict, s) -> dict[int, RunConfig]:
+    """The chosen candidate once per seed ({} while the choice cannot be made): what the notebooks train."""
+    lr = chosen_rate({lr: histories.get(lr) for lr in candidates})
+    return seed_runs(candidates[lr], s) if lr is not None else {}
+
+
+def chosen_optimizer_runs(s, histories: dict) -> dict[str, dict[int, RunConfig]]:
+    """3.4: every optimizer's chosen rate once per seed, from the sweep's {(optimizer, lr): History}."""
+    sweep = optimizer_rate_runs(s)
+    return {opt: chosen_seed_runs({lr: sweep[opt, lr] for lr in s.lrs}, {lr: histories.get((opt, lr)) for lr in s.lrs}, s)
+            for opt in s.optimizers}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,10 +125,8 @@ def planned_runs(profile: str, overrides: dict | None = None, data_root=None) ->
                  for seed in list(seed_runs(first, s))[1:]}
         stored = {lr: stored_history(c, s) for lr, c in sweep.items()}
         if all(h is not None for h in stored.values()):
-            lr = chosen_rate(stored)
-            if lr is not None:
-                for seed, config in seed_runs(sweep[lr], s).items():
-                    add(exercise, [config], aliases=(slots[seed],) if seed in slots else ())
+            for seed, config in chosen_seed_runs(sweep, stored, s).items():
+                add(exercise, [config], aliases=(slots[seed],) if seed in slots else ())
             return
         for seed, slot in slots.items():
             entry = plan.get(slot)

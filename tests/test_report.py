@@ -106,8 +106,8 @@ def test_smoke_run_says_the_gpu_runs_are_missing_and_never_calls_a_cpu_run_gpu(s
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     flat = " ".join(smoke_pdf[1].split())
-    assert "Missing runs: cuda/template, cuda/resident" in flat
-    assert "The GPU run is missing from this report" in flat
+    assert "Missing runs: cuda/template and cuda/resident" in flat
+    assert "There is no GPU run in this report" in flat
     assert "GPU (" not in flat
 
 

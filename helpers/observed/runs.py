@@ -20,6 +20,16 @@ def faster(factor: float) -> str:
     return f"{times(1 / factor)} slower" if factor < 1 else "equally fast"
 
 
+def missing_runs(missing: dict) -> str:
+    """Return the Markdown notice of runs that could not run here: which, why, and that the text covers the rest."""
+    def name(key) -> str:
+        return "/".join(map(str, key)) if isinstance(key, tuple) else f"lr {key:g}" if isinstance(key, float) else str(key)
+    reasons = " ".join(dict.fromkeys(missing.values()))
+    return (f"**Missing {plural(len(missing), 'run')}: {join_words(name(k) for k in missing)}.** "
+            f"{plural(len(missing), 'It', 'They')} could not run here and no stored result exists: {reasons} "
+            "The text below covers the runs that exist.")
+
+
 # ---------------------------------------------------------------------------------------------
 # 3.1
 # ---------------------------------------------------------------------------------------------
