@@ -191,8 +191,9 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
         text.append(f"The final gap between training and test accuracy is widest for {w.label} "
                     f"({points(w.gap_mean, sign=True)}) and narrowest for {n.label} ({points(n.gap_mean, sign=True)}).")
     top = r.arms[0]
-    text.append(f"The top-ranked {top.label}'s best test accuracy came in {_epochs(s.best_epoch for s in top.runs)} "
-                f"of {join_words(dict.fromkeys(s.epochs_run for s in top.runs))}.")
+    runs = join_words(dict.fromkeys(s.epochs_run for s in top.runs))
+    text.append(f"The best test accuracy of the top-ranked {top.label} came in {_epochs(s.best_epoch for s in top.runs)}, "
+                f"of {runs} {plural(max(s.epochs_run for s in top.runs), 'epoch')} run.")
     if r.missing:
         text.append(f"No runs for {join_words(r.missing)}.")
     return OBSERVED + " ".join(text)
