@@ -20,11 +20,11 @@ _HOMES = {
              "optimizer_rate_runs", "seed_runs"],
     "gradients": ["autograd_gradients", "chain_rule", "equations_latex", "exact_decimal", "forward", "gradients_agree",
                   "make_problem", "sgd_step", "squared_gradient_norm", "symbolic_gradients"],
-    "summaries": ["CHANCE_MARGIN", "at_chance", "choose_by_validation", "device_label", "selection_score", "summarize"],
-    "findings": ["choose_learning_rate", "compare_devices", "compare_models", "compare_pipelines", "rank_arms",
+    "findings": ["CHANCE_MARGIN", "at_chance", "choose_learning_rate", "compare_devices", "compare_models", "compare_pipelines", "rank_arms",
                  "run_summary", "step_effect", "sweep"],
     "formatting": ["markdown_table", "pct", "points", "ratio", "secs", "times"],
     "plots": ["plot_accuracy", "plot_heatmap", "seed_band"],
+    "observed": ["device_label"],
     "notebook": ["show_markdown", "show_math", "show_settings", "show_source"],
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from . import data as datamod
+from . import pipelines
 from .environment import describe_environment
 from .errors import UserError
 from .models import build_model, count_parameters
@@ -72,8 +73,8 @@ class RunConfig:
         optimizer_class(self.optimizer)
         if self.device not in DEVICES:
             raise UserError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)}")
-        if self.pipeline not in datamod.PIPELINES:
-            raise UserError(f"unknown pipeline {self.pipeline!r}; choose one of: {', '.join(datamod.PIPELINES)}")
+        if self.pipeline not in pipelines.PIPELINES:
+            raise UserError(f"unknown pipeline {self.pipeline!r}; choose one of: {', '.join(pipelines.PIPELINES)}")
         if isinstance(self.lr, bool) or not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise UserError(f"learning rate must be a positive number, got {self.lr!r}")
         for name in ("epochs", "batch_size", "test_batch_size"):
@@ -176,7 +177,7 @@ def _train(config: RunConfig, data_root, device: torch.device, files: RunFiles |
     dataset = datamod.locate(config.dataset, data_root)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
-    splits = datamod.make_splits(datamod.load_split(dataset, train=True), datamod.load_split(dataset, train=False),
+    splits = pipelines.make_splits(datamod.load_split(dataset, train=True), datamod.load_split(dataset, train=False),
                                  val_size=config.val_size, train_subset=config.train_subset,
                                  test_subset=config.test_subset, seed=config.seed)
     torch.manual_seed(config.seed)
@@ -185,13 +186,13 @@ def _train(config: RunConfig, data_root, device: torch.device, files: RunFiles |
 
     def batches(split, train):
         size = config.batch_size if train else config.test_batch_size
-        return datamod.make_batches(split, config.pipeline, size, device, seed=config.seed, train=train)
+        return pipelines.make_batches(split, config.pipeline, size, device, seed=config.seed, train=train)
 
     train_batches = batches(splits.train, True)
     eval_batches = {"test": batches(splits.test, False)}
     if splits.val is not None:
         eval_batches["val"] = batches(splits.val, False)
-    generators = [datamod.generator_of(b) for b in (train_batches, *eval_batches.values())]
+    generators = [pipelines.generator_of(b) for b in (train_batches, *eval_batches.values())]
 
     environment = describe_environment(device)
     records, resumes = [], []

@@ -85,7 +85,7 @@ def _resume_check(device: str, root: Path) -> tuple:
 
 
 def _generator_check(device: str) -> tuple:
-    from .data import ResidentBatches
+    from .pipelines import ResidentBatches
     started = time.perf_counter()
     images = torch.arange(1000, device=device, dtype=torch.float32).view(-1, 1)
     labels = torch.zeros(1000, dtype=torch.long, device=device)

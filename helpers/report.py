@@ -110,7 +110,7 @@ def check_runs(profile: str, overrides: dict | None, data_root) -> None:
     (The smoke profile goes on: its notebooks say plainly in the PDF which runs are missing.)
     """
     if profile == "full":
-        from .jobs import check_trainable_here
+        from .status import check_trainable_here
         check_trainable_here(profile, overrides, data_root)
 
 

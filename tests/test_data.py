@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import data
+from helpers import data, pipelines
 from helpers.errors import UserError
 
 
@@ -73,8 +73,8 @@ def test_corrupt_cifar_batch_is_named(fresh_synthetic_root):
 @pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
 def test_resident_tensor_equals_template_items_exactly(synthetic_root, dataset):
     split = data.load_split(data.locate(dataset, synthetic_root, download_missing=False), train=False)
-    bulk = data.to_tensor(split)
-    items = data.ImageSetDataset(split, data.template_transform(dataset))
+    bulk = pipelines.to_tensor(split)
+    items = pipelines.ImageSetDataset(split, pipelines.template_transform(dataset))
     for i in (0, 7, len(split) - 1):
         image, label = items[i]
         assert torch.equal(bulk[i], image), f"item {i} differs"
@@ -86,14 +86,14 @@ def test_resident_tensor_equals_template_items_exactly(synthetic_root, dataset):
 def test_pipelines_yield_every_item_once_per_epoch_in_a_seeded_order(synthetic_root):
     split = data.load_split(data.locate("mnist", synthetic_root, download_missing=False), train=True)
     orders = []
-    for pipeline in data.PIPELINES:
-        batches = data.make_batches(split, pipeline, 64, torch.device("cpu"), seed=3, train=True)
+    for pipeline in pipelines.PIPELINES:
+        batches = pipelines.make_batches(split, pipeline, 64, torch.device("cpu"), seed=3, train=True)
         labels = [torch.cat([y for _, y in batches]) for _ in range(2)]
         assert len(batches) == -(-len(split) // 64)
         for epoch_labels in labels:
             assert sorted(epoch_labels.tolist()) == sorted(split.labels.tolist())
         assert not torch.equal(labels[0], labels[1])  # reshuffled every epoch
-        again = data.make_batches(split, pipeline, 64, torch.device("cpu"), seed=3, train=True)
+        again = pipelines.make_batches(split, pipeline, 64, torch.device("cpu"), seed=3, train=True)
         assert torch.equal(torch.cat([y for _, y in again]), labels[0])  # same seed, same order
         orders.append(labels[0])
 
@@ -101,17 +101,17 @@ def test_pipelines_yield_every_item_once_per_epoch_in_a_seeded_order(synthetic_r
 def test_balanced_subset_and_validation_split(synthetic_root):
     files = data.locate("cifar10", synthetic_root, download_missing=False)
     train, test = data.load_split(files, True), data.load_split(files, False)
-    splits = data.make_splits(train, test, val_size=100, train_subset=200, test_subset=50, seed=1)
+    splits = pipelines.make_splits(train, test, val_size=100, train_subset=200, test_subset=50, seed=1)
     assert (len(splits.train), len(splits.val), len(splits.test)) == (200, 100, 50)
     assert np.bincount(splits.val.labels, minlength=10).tolist() == [10] * 10
     assert np.bincount(splits.train.labels, minlength=10).tolist() == [20] * 10
     # The validation images are held out: none of them is in the training split.
     val_rows = {row.tobytes() for row in splits.val.images}
     assert not any(row.tobytes() in val_rows for row in splits.train.images)
-    again = data.make_splits(train, test, val_size=100, train_subset=200, test_subset=50, seed=1)
+    again = pipelines.make_splits(train, test, val_size=100, train_subset=200, test_subset=50, seed=1)
     assert np.array_equal(again.val.labels, splits.val.labels) and np.array_equal(again.train.images, splits.train.images)
     with pytest.raises(UserError, match="subset size"):
-        data.make_splits(train, test, train_subset=10_000)
+        pipelines.make_splits(train, test, train_subset=10_000)
 
 
 def test_data_root_resolution(monkeypatch, tmp_path):

@@ -28,9 +28,10 @@ def markdown_outputs(nb) -> str:
 
 
 @pytest.mark.parametrize("exercise, overrides", CASES, ids=[f"{e}-{'-'.join(o) or 'as-is'}" for e, o in CASES])
-def test_notebook_runs_with_overrides(exercise, overrides, tmp_path):
+def test_notebook_runs_with_overrides(exercise, overrides, tmp_path, monkeypatch):
     if torch.cuda.is_available() and overrides.get("devices") == ["cuda"]:
         pytest.skip("this machine has CUDA: the runs would train instead of being missing")
+    monkeypatch.setenv("EML_RESULTS_ROOT", str(tmp_path / "results"))  # apart from the smoke build's runs
     report._private_kernel(tmp_path / "jupyter")
     target = tmp_path / "out.ipynb"
     papermill.execute_notebook(str(REPO / NOTEBOOKS[exercise]), str(target), kernel_name=report.KERNEL_NAME,

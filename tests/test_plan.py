@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from helpers import cluster, jobs
+from helpers import cluster, jobs, status
 from helpers.errors import UserError
 from helpers.experiment import RunConfig, run, run_files
 from helpers.plan import PlannedRun, planned_runs
@@ -54,7 +54,7 @@ def test_waiting_seeds_resolve_once_the_sweep_is_stored(tmp_path, monkeypatch):
 
 def state(slot, exercise, seconds, epochs=1):
     config = RunConfig("cifar10", "cnn", epochs=epochs)
-    return jobs.RunState(PlannedRun(slot, (exercise,), config), "missing", 0, seconds / epochs)
+    return status.RunState(PlannedRun(slot, (exercise,), config), "missing", 0, seconds / epochs)
 
 
 def test_tasks_fit_the_limit_and_keep_3_2_on_one_machine():
@@ -75,7 +75,7 @@ def test_status_shows_partial_runs_and_what_is_left(tmp_path, monkeypatch):
     run(plan[0].config, s.data_root, s.results_dir, progress=False)
     files = run_files(plan[1].config, s.data_root, s.results_dir)
     files.save_checkpoint({"records": [{"epoch": 1, "train_time": 1.5, "eval_time": 0.5}], "resumes": []})
-    table = jobs.status_table(jobs.run_states("smoke", overrides, synthetic_root))
+    table = status.status_table(status.run_states("smoke", overrides, synthetic_root))
     lines = {line.split()[0]: line for line in table.splitlines() if line.startswith(("mnist", "cifar10"))}
     assert "stored (2 epochs)" in lines[plan[0].slot]
     assert "partial at epoch 1/2" in lines[plan[1].slot] and "2.00 s" in lines[plan[1].slot]

@@ -9,7 +9,7 @@ from helpers import results
 from helpers.errors import UserError
 from helpers.experiment import DeviceUnavailable, NotStored, RunConfig, optimizer_class, run, run_files
 from helpers.results import RunFiles, RunInProgress
-from helpers.summaries import at_chance, choose_by_validation
+from helpers.findings import choose_learning_rate
 
 
 def small(**changes):
@@ -109,21 +109,14 @@ def test_divergence_is_recorded_not_raised(synthetic_root):
     history = run(config, synthetic_root, progress=False)
     assert history.status == "diverged" and len(history.records) < 5
     assert history.records[-1]["train_loss"] is None  # non-finite, stored as null (valid JSON)
-    assert choose_by_validation({"bad": _with_val(history), "good": _with_val(run(small(epochs=1, val_size=50),
-                                                                                   synthetic_root, progress=False))}) == "good"
+    good = run(small(epochs=1, val_size=50), synthetic_root, progress=False)
+    assert choose_learning_rate({100.0: _with_val(history), 0.5: good}).chosen == 0.5  # a diverged rate never wins
 
 
 def _with_val(history):
     for record in history.records:
         record.setdefault("val_accuracy", record["test_accuracy"])
     return history
-
-
-def test_at_chance():
-    class Fake:
-        def column(self, name):
-            return [0.1, 0.11, 0.12]
-    assert at_chance(Fake())
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -13,6 +13,11 @@ def device_word(device: str | None) -> str:
     return "GPU" if device == "cuda" else "CPU"
 
 
+def device_label(history) -> str:
+    """Return "GPU (name)" or "CPU (model, threads)" for a legend, from what the run recorded, never what was asked."""
+    return f"{device_word(history.environment.get('device'))} ({history.environment.get('device_name', 'unknown')})"
+
+
 def faster(factor: float) -> str:
     """Return "2.3x faster", "1.5x slower" or "equally fast" for a speed-up factor (old time / new time)."""
     if factor > 1:
