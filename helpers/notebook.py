@@ -16,7 +16,7 @@ _SETTING_NAMES = {"epochs": "epochs", "optimizer": "optimizer", "optimizers": "o
                   "mlp_lr": "MLP learning rate", "lrs": "learning rates", "batch_size": "batch size",
                   "test_batch_size": "test batch size", "seed": "seed", "val_size": "validation images",
                   "train_subset": "training subset", "test_subset": "test subset", "device": "device",
-                  "devices": "devices", "pipeline": "pipeline", "pipelines": "pipelines"}
+                  "devices": "devices", "pipeline": "pipeline", "pipelines": "pipelines", "seeds": "seeds"}
 
 
 def show_settings(cfg) -> None:
@@ -29,8 +29,10 @@ def show_settings(cfg) -> None:
     def shown(value) -> str:
         return f"{value:g}" if isinstance(value, float) else str(value)
 
-    parts = [f"{name} {', '.join(map(shown, value)) if isinstance(value, list) else shown(value)}"
-             for key, name in _SETTING_NAMES.items() if (value := getattr(cfg, key, None)) is not None]
+    from .profiles import KNOWN
+    parts = [f"{name} {', '.join(map(shown, value)) if isinstance(value, tuple) else shown(value)}"
+             for key, name in _SETTING_NAMES.items() if key in KNOWN[cfg.exercise]
+             and (value := getattr(cfg, key)) is not None]
     if parts:
         show_markdown(f"*Settings (profile `{cfg.profile}`):* " + "; ".join(parts) + ".")
 

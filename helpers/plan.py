@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass, replace
 
 from .experiment import History, RunConfig, run_files
-from .profiles import chapter_settings
+from .profiles import Settings, chapter_settings
 from .findings import choose_learning_rate
 
 
@@ -23,31 +23,32 @@ from .findings import choose_learning_rate
 # The runs of each chapter (what the notebooks call)
 # ---------------------------------------------------------------------------------------------
 
-def run_config(s, **changes) -> RunConfig:
-    """Return the config made of a notebook's settings (the fields they share) and the given changes."""
-    shared = {name: getattr(s, name) for name in RunConfig.__dataclass_fields__ if hasattr(s, name)}
-    return RunConfig(**{**shared, **changes})
+def run_config(s: Settings, dataset: str, model: str, **changes) -> RunConfig:
+    """Return the config of a run made of a notebook's settings and the given changes."""
+    return replace(RunConfig(dataset, model, optimizer=s.optimizer, lr=s.lr, epochs=s.epochs, batch_size=s.batch_size,
+                             test_batch_size=s.test_batch_size, seed=s.seed, device=s.device, pipeline=s.pipeline,
+                             val_size=s.val_size, train_subset=s.train_subset, test_subset=s.test_subset), **changes)
 
 
 def device_runs(s) -> dict[tuple[str, str], RunConfig]:
     """3.2: the MNIST MLP on every (device, pipeline) of the settings."""
-    return {(device, pipeline): run_config(s, dataset="mnist", model="mlp", device=device, pipeline=pipeline)
+    return {(device, pipeline): run_config(s, "mnist", "mlp", device=device, pipeline=pipeline)
             for device in s.devices for pipeline in s.pipelines}
 
 
 def cnn_rate_runs(s) -> dict[float, RunConfig]:
     """3.3: the CNN with SGD at every candidate learning rate (the first seed; also 3.4's SGD row)."""
-    return {lr: run_config(s, dataset="cifar10", model="cnn", optimizer="SGD", lr=lr) for lr in s.lrs}
+    return {lr: run_config(s, "cifar10", "cnn", optimizer="SGD", lr=lr) for lr in s.lrs}
 
 
 def mlp_runs(s) -> dict[int, RunConfig]:
     """3.3: the MLP at its fixed learning rate, one run per seed."""
-    return seed_runs(run_config(s, dataset="cifar10", model="mlp", optimizer="SGD", lr=s.mlp_lr), s)
+    return seed_runs(run_config(s, "cifar10", "mlp", optimizer="SGD", lr=s.mlp_lr), s)
 
 
 def optimizer_rate_runs(s) -> dict[tuple[str, float], RunConfig]:
     """3.4: the CNN with every optimizer at every candidate learning rate (the first seed)."""
-    return {(opt, lr): run_config(s, dataset="cifar10", model="cnn", optimizer=opt, lr=lr)
+    return {(opt, lr): run_config(s, "cifar10", "cnn", optimizer=opt, lr=lr)
             for opt in s.optimizers for lr in s.lrs}
 
 

@@ -2,14 +2,15 @@
 
 `full` is the sheet's settings (what the hand-in PDF shows); `smoke` runs every notebook in
 seconds on small synthetic data, for tests and CI, and its PDF is marked as not for hand-in.
-A notebook asks for its settings with `settings("3.2", profile, overrides, data_root)`.
+A notebook asks for its settings with `settings("3.2", profile, overrides, data_root)`: a typed,
+frozen `Settings` whose defaults are the sheet's and the course template's.
 """
 from __future__ import annotations
 
 import copy
 import os
 from pathlib import Path
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 from .data import resolve_data_root
 from .errors import UserError
@@ -26,40 +27,78 @@ NOTEBOOKS = {
     "3.4": "notebooks/ex3_4_optimizers.ipynb",
 }
 
-# The course template's defaults (exercise03_template.py, from pytorch/examples mnist/main.py).
-TEMPLATE_DEFAULTS = dict(batch_size=64, test_batch_size=1000, lr=0.1, optimizer="SGD", seed=1)
-
-# CIFAR-10 settings shared by 3.3 and 3.4, so that the CNN/SGD runs of 3.3 are the SGD row of
-# the 3.4 sweep (same configuration, so the results cache runs each of them once).
-_CIFAR_FULL = dict(
-    TEMPLATE_DEFAULTS,
-    epochs=30,
-    lrs=[0.1, 0.03, 0.01, 0.003, 0.001],
+# The CIFAR-10 settings that 3.3 and 3.4 share, so that 3.3's CNN runs are the SGD row of 3.4's sweep
+# (same configurations: the results store trains each of them once).
+_CIFAR = dict(
+    lrs=(0.1, 0.03, 0.01, 0.003, 0.001),
     val_size=5000,          # held out from the 50,000 training images to choose learning rates
-    train_subset=None, test_subset=None,
     device="cuda", pipeline="resident",
     seeds=3,                # the chosen configurations run with seeds seed, seed+1, ...: a spread behind every comparison
 )
-_CIFAR_SMOKE = dict(_CIFAR_FULL, epochs=2, lrs=[0.03, 0.003], val_size=100, train_subset=500,
-                    test_subset=200, device="cpu", seeds=2)
+_CIFAR_SMOKE = dict(_CIFAR, epochs=2, lrs=(0.03, 0.003), val_size=100, train_subset=500, test_subset=200,
+                    device="cpu", seeds=2)
 
+# What each profile changes from the Settings' defaults (the sheet's and the template's), per notebook.
 PROFILES = {
-    "full": {
-        "3.1": dict(),
-        "3.2": dict(TEMPLATE_DEFAULTS, epochs=30, train_subset=None, test_subset=None,
-                    devices=["cpu", "cuda"], pipelines=["template", "resident"]),
-        "3.3": dict(_CIFAR_FULL, mlp_lr=TEMPLATE_DEFAULTS["lr"]),
-        "3.4": dict(_CIFAR_FULL, optimizers=["SGD", "Adam", "RMSprop", "Adagrad"]),
-    },
-    "smoke": {
-        "3.1": dict(),
-        "3.2": dict(TEMPLATE_DEFAULTS, epochs=2, train_subset=1000, test_subset=200,
-                    devices=["cpu", "cuda"], pipelines=["template", "resident"]),
-        "3.3": dict(_CIFAR_SMOKE, mlp_lr=TEMPLATE_DEFAULTS["lr"]),
-        "3.4": dict(_CIFAR_SMOKE, optimizers=["SGD", "Adam", "RMSprop", "Adagrad"]),
-    },
+    "full": {"3.1": {}, "3.2": {}, "3.3": dict(_CIFAR), "3.4": dict(_CIFAR)},
+    "smoke": {"3.1": {}, "3.2": dict(epochs=2, train_subset=1000, test_subset=200),
+              "3.3": dict(_CIFAR_SMOKE), "3.4": dict(_CIFAR_SMOKE)},
 }
 SYNTHETIC_PROFILES = {"smoke"}  # profiles that run on generated data, never on the real datasets
+
+# The settings each notebook uses: what it shows, and what `overrides` may change there.
+_TEMPLATE_KEYS = ("epochs", "batch_size", "test_batch_size", "seed", "train_subset", "test_subset")
+KNOWN = {
+    "3.1": (),
+    "3.2": _TEMPLATE_KEYS + ("optimizer", "lr", "devices", "pipelines"),
+    "3.3": _TEMPLATE_KEYS + ("mlp_lr", "lrs", "val_size", "device", "pipeline", "seeds"),
+    "3.4": _TEMPLATE_KEYS + ("optimizers", "lrs", "val_size", "device", "pipeline", "seeds"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of one notebook: where its data, results and figures are, and what it trains."""
+    exercise: str
+    profile: str
+    data_root: Path
+    results_dir: Path
+    figures_dir: Path
+    synthetic_data: bool = False
+    # The course template's defaults (exercise03_template.py, from pytorch/examples mnist/main.py).
+    batch_size: int = 64
+    test_batch_size: int = 1000
+    optimizer: str = "SGD"
+    lr: float = 0.1
+    seed: int = 1
+    # The sheet: 30 epochs; 3.2 on both devices; 3.4 with at least three optimizers.
+    epochs: int = 30
+    devices: tuple[str, ...] = ("cpu", "cuda")
+    optimizers: tuple[str, ...] = ("SGD", "Adam", "RMSprop", "Adagrad")
+    # Beyond the sheet: input pipelines, subsets, the validation split, candidate rates, seeds.
+    pipelines: tuple[str, ...] = ("template", "resident")
+    device: str = "cuda"
+    pipeline: str = "template"
+    train_subset: int | None = None
+    test_subset: int | None = None
+    val_size: int = 0
+    mlp_lr: float = 0.1
+    lrs: tuple[float, ...] = (0.1,)
+    seeds: int = 1
+
+    def __post_init__(self):
+        for name in ("devices", "optimizers", "pipelines", "lrs"):
+            value = getattr(self, name)
+            if isinstance(value, (str, int, float)) or not value:
+                raise UserError(f"{name} must be a non-empty list, e.g. {list(getattr(Settings, name))}, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
+            raise UserError(f"seeds must be a positive integer (the number of seeds), got {self.seeds!r}")
+
+    @property
+    def smoke(self) -> bool:
+        """True for every profile but the hand-in's."""
+        return self.profile != "full"
 
 
 def check_profile(profile: str) -> str:
@@ -70,40 +109,34 @@ def check_profile(profile: str) -> str:
 
 
 def settings(exercise: str, profile: str = "full", overrides: dict | None = None,
-             data_root: str | Path | None = None) -> SimpleNamespace:
+             data_root: str | Path | None = None) -> Settings:
     """Return the settings of one notebook under a profile, with overrides applied and paths resolved."""
     check_profile(profile)
     if exercise not in NOTEBOOKS:
         raise UserError(f"unknown exercise {exercise!r}; known: {', '.join(NOTEBOOKS)}")
-    values = copy.deepcopy(PROFILES[profile][exercise])
-    unknown = sorted(set(overrides or {}) - set(values))
+    unknown = sorted(set(overrides or {}) - set(KNOWN[exercise]))
     if unknown:
         raise UserError(f"unknown override(s) {', '.join(unknown)} for {exercise}; "
-                        f"known: {', '.join(sorted(values)) or 'none'}")
-    values.update(overrides or {})
+                        f"known: {', '.join(sorted(KNOWN[exercise])) or 'none'}")
     synthetic = profile in SYNTHETIC_PROFILES and data_root is None
     if synthetic:
         data_root = ensure_synthetic_data(REPO_ROOT / "build" / "synthetic-data")
-    return SimpleNamespace(
-        exercise=exercise, profile=profile, smoke=profile != "full", synthetic_data=synthetic,
-        data_root=resolve_data_root(data_root),
-        results_dir=Path(os.environ.get(RESULTS_ROOT_ENV) or REPO_ROOT / "results") / profile,
-        figures_dir=REPO_ROOT / "figures" / profile,
-        **values,
-    )
+    return Settings(exercise=exercise, profile=profile, synthetic_data=synthetic, data_root=resolve_data_root(data_root),
+                    results_dir=Path(os.environ.get(RESULTS_ROOT_ENV) or REPO_ROOT / "results") / profile,
+                    figures_dir=REPO_ROOT / "figures" / profile,
+                    **{**PROFILES[profile][exercise], **copy.deepcopy(overrides or {})})
 
 
 def overrides_for(exercise: str, overrides: dict | None) -> dict:
     """Return the part of profile-wide overrides that a notebook knows (e.g. epochs: 3.2 to 3.4)."""
-    known = set().union(*(PROFILES[p][exercise] for p in PROFILES))
-    return {k: v for k, v in (overrides or {}).items() if k in known}
+    return {k: v for k, v in (overrides or {}).items() if k in KNOWN[exercise]}
 
 
 def check_overrides(overrides: dict | None) -> dict:
     """Return profile-wide overrides if every key is a setting of some notebook, else raise a UserError."""
     if overrides is not None and not isinstance(overrides, dict):
         raise UserError(f"overrides must be a mapping such as {{\"epochs\": 5}}, got {overrides!r}")
-    known = set().union(*(values for p in PROFILES.values() for values in p.values()))
+    known = set().union(*KNOWN.values())
     unknown = sorted(set(overrides or {}) - known)
     if unknown:
         raise UserError(f"unknown override(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")

@@ -3,7 +3,7 @@ import pytest
 
 from helpers.errors import UserError
 from helpers.group import load_group
-from helpers.profiles import PROFILES, settings
+from helpers.profiles import KNOWN, PROFILES, settings
 
 
 def test_group_file_is_read(group_file):
@@ -40,13 +40,15 @@ def test_the_committed_group_file_is_valid():
     assert load_group(REPO_ROOT / "group.yml").members
 
 
-def test_profiles_cover_every_notebook_and_share_the_cifar_settings():
-    for profile in PROFILES.values():
-        assert set(profile) == {"3.1", "3.2", "3.3", "3.4"}
-        shared = {k: v for k, v in profile["3.3"].items() if k in profile["3.4"]}
-        assert shared == {k: profile["3.4"][k] for k in shared}  # 3.3's CNN runs are 3.4's SGD row
-    assert PROFILES["full"]["3.2"]["epochs"] == 30 and PROFILES["full"]["3.4"]["epochs"] == 30
-    assert len(PROFILES["full"]["3.4"]["optimizers"]) >= 3 and {"SGD", "Adam"} <= set(PROFILES["full"]["3.4"]["optimizers"])
+def test_profiles_cover_every_notebook_and_share_the_cifar_settings(tmp_path):
+    for profile in PROFILES:
+        assert set(PROFILES[profile]) == {"3.1", "3.2", "3.3", "3.4"}
+        s3, s4 = settings("3.3", profile, data_root=tmp_path), settings("3.4", profile, data_root=tmp_path)
+        shared = set(KNOWN["3.3"]) & set(KNOWN["3.4"])
+        assert {k: getattr(s3, k) for k in shared} == {k: getattr(s4, k) for k in shared}  # 3.3's CNN runs are 3.4's SGD row
+    full = {ex: settings(ex, "full", data_root=tmp_path) for ex in ("3.2", "3.4")}
+    assert full["3.2"].epochs == 30 and full["3.4"].epochs == 30 and full["3.2"].lr == 0.1 and full["3.2"].batch_size == 64
+    assert len(full["3.4"].optimizers) >= 3 and {"SGD", "Adam"} <= set(full["3.4"].optimizers)
 
 
 def test_settings_overrides_and_errors(tmp_path):
@@ -56,3 +58,20 @@ def test_settings_overrides_and_errors(tmp_path):
         settings("3.2", "fast")
     with pytest.raises(UserError, match="unknown override"):
         settings("3.2", "full", {"epoch": 3})
+
+
+@pytest.mark.parametrize("overrides, message", [({"devices": "cpu"}, "devices must be a non-empty list"),
+                                                ({"seeds": 0}, "seeds must be a positive integer"),
+                                                ({"lrs": []}, "lrs must be a non-empty list")])
+def test_bad_override_values_are_one_clear_error(tmp_path, overrides, message):
+    exercise = "3.2" if "devices" in overrides else "3.4"
+    with pytest.raises(UserError, match=message):
+        settings(exercise, "full", overrides, data_root=tmp_path)
+
+
+def test_settings_are_typed_and_frozen(tmp_path):
+    import dataclasses
+    s = settings("3.4", "smoke", {"optimizers": ["Adam"]}, data_root=tmp_path)
+    assert s.optimizers == ("Adam",) and s.smoke and s.seeds == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.epochs = 3
