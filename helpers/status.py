@@ -15,19 +15,24 @@ from .plan import PlannedRun, planned_runs
 from .profiles import chapter_settings
 
 # Seconds per epoch (training and evaluation) of a full-size run on a course GPU node (RTX 2080 Ti
-# class, 1 CPU thread): groups' reports for the template loader (CIFAR-10 CNN about 8 s, MNIST MLP
-# about 10 s on the GPU), our CPU measurements for the CPU runs. The resident pipeline is estimated
-# no faster than the template, so the estimates err long.
-EPOCH_SECONDS = {("mnist", "mlp", "cuda"): 11.0, ("mnist", "mlp", "cpu"): 12.0,
-                 ("cifar10", "cnn", "cuda"): 9.0, ("cifar10", "cnn", "cpu"): 80.0,
-                 ("cifar10", "mlp", "cuda"): 9.0, ("cifar10", "mlp", "cpu"): 10.0}
+# class, 1 CPU thread), by dataset, model, device and pipeline. GPU: the groups' reports for the
+# template loader (CIFAR-10 CNN about 8 s, MNIST MLP about 10 s), also used for the resident pipeline
+# (no faster, so the estimates err long). CPU: `make bench` with OMP_NUM_THREADS=1 here (MNIST MLP
+# 7.3 s template, 1.9 s resident), rounded up for an older node CPU; the CNN from 35.6 s on 2 threads.
+EPOCH_SECONDS = {("mnist", "mlp", "cuda", "template"): 11.0, ("mnist", "mlp", "cuda", "resident"): 11.0,
+                 ("mnist", "mlp", "cpu", "template"): 12.0, ("mnist", "mlp", "cpu", "resident"): 3.0,
+                 ("cifar10", "cnn", "cuda", "template"): 9.0, ("cifar10", "cnn", "cuda", "resident"): 9.0,
+                 ("cifar10", "cnn", "cpu", "template"): 90.0, ("cifar10", "cnn", "cpu", "resident"): 80.0,
+                 ("cifar10", "mlp", "cuda", "template"): 9.0, ("cifar10", "mlp", "cuda", "resident"): 9.0,
+                 ("cifar10", "mlp", "cpu", "template"): 12.0, ("cifar10", "mlp", "cpu", "resident"): 4.0}
 FULL_TRAIN_SIZE = {"mnist": 60000, "cifar10": 50000}
 
 
 def estimated_epoch_seconds(config: RunConfig) -> float:
     """Estimated seconds of one epoch of the run on a course GPU node (scaled down for subsets)."""
     train_size = config.train_subset or FULL_TRAIN_SIZE[config.dataset] - config.val_size
-    return EPOCH_SECONDS[config.dataset, config.model, config.device] * train_size / FULL_TRAIN_SIZE[config.dataset]
+    per_epoch = EPOCH_SECONDS[config.dataset, config.model, config.device, config.pipeline]
+    return per_epoch * train_size / FULL_TRAIN_SIZE[config.dataset]
 
 
 @dataclass(frozen=True)
