@@ -36,16 +36,22 @@ def hardware_lines(profile: str, overrides: dict | None = None, data_root=None) 
     return lines
 
 
-def title_page(group: Group, profile: str, hardware: list[str], today: str) -> dict:
-    """Return the title page as plain strings: course, sheet, names and IDs, date, hardware, smoke mark."""
+def title_page(group: Group, profile: str, hardware: list[str], today: str, overrides: dict | None = None) -> dict:
+    """Return the title page as plain strings: course, sheet, names and IDs, date, hardware, smoke mark,
+    and the settings changed from the profile (a reader must see that a PDF is not the sheet's runs)."""
     smoke = None
     if profile != "full":
         smoke = {"mark": SMOKE_MARK.upper(),
-                 "note": f"profile '{profile}': small data and 2 epochs, to test the pipeline; "
+                 "note": f"profile '{profile}': small data and a few epochs, to test the pipeline; "
                          "its numbers say nothing about the exercise"}
+    changed = None
+    if overrides:
+        changed = f"Settings changed from profile '{profile}': " + "; ".join(
+            f"{key} {', '.join(map(str, value)) if isinstance(value, (list, tuple)) else value}"
+            for key, value in sorted(overrides.items()))
     return {"course": COURSE, "institute": INSTITUTE, "sheet": SHEET, "subtitle": SUBTITLE,
             "members": [m.name + (f" ({m.student_id})" if m.student_id else "") for m in group.members],
-            "date": today, "smoke": smoke, "hardware": list(hardware)}
+            "date": today, "smoke": smoke, "changed": changed, "hardware": list(hardware)}
 
 
 def declaration_markdown(group: Group, chapter_titles: dict[str, str]) -> str:

@@ -123,7 +123,8 @@ def build_pdf(profile: str, group_file: str | Path, data_root: str | None = None
     check_renderer()
     check_runs(profile, overrides, data_root)
     executed = execute_notebooks(profile, data_root, log_output, build_root, overrides)
-    title = title_page(group, profile, hardware_lines(profile, overrides, data_root), date.today().isoformat())
+    title = title_page(group, profile, hardware_lines(profile, overrides, data_root), date.today().isoformat(),
+                       overrides)
     target = render_pdf(merge_notebooks(executed, group, profile, title), pdf_path(profile, build_root))
     print(f"[{profile}] wrote {target}", flush=True)
     return target

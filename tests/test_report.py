@@ -92,6 +92,9 @@ def test_full_profile_has_no_smoke_marks(smoke_pdf, group_file):
     executed = [build_root / "smoke" / "executed" / Path(p).name for p in NOTEBOOKS.values()]
     group = report.load_group(group_file)
     title = handin.title_page(group, "full", ["Training runs on X"], "2026-01-01")
+    assert title["changed"] is None
+    changed = handin.title_page(group, "full", [], "2026-01-01", {"epochs": 3, "devices": ["cpu"]})["changed"]
+    assert changed == "Settings changed from profile 'full': devices cpu; epochs 3"
     merged = handin.merge_notebooks(executed, group, "full", title)
     headings = [line for c in merged.cells if c.cell_type == "markdown" for line in c.source.splitlines()
                 if line.startswith("# ")]
