@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,13 +20,15 @@ from pathlib import Path
 
 from .cluster import LOG_DIR, JobResources, check_resources, format_time, sbatch_array
 from .errors import UserError, run_command
-from .experiment import run
+from .experiment import DeviceUnavailable, run
 from .plan import planned_runs
 from .profiles import chapter_settings, check_profile
+from .results import RunInProgress
 from .status import RunState, run_states, status_table
 
 TASK_BUDGET = 0.6   # a task's runs are estimated to take at most this share of its time limit
 STARTUP_SECONDS = 30  # per task: Python, torch and CUDA start, data parsing
+
 
 # ---------------------------------------------------------------------------------------------
 # Submitting: pack the runs that are not stored into array tasks
@@ -65,8 +68,9 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
            python: str = sys.executable) -> list[str]:
     """Submit every run that is not stored as SLURM job arrays; return the job ids (printing what to do next)."""
     check_resources(resources)
-    states = [s for s in run_states(profile, overrides, data_root) if s.state in ("missing", "partial", "waiting")]
-    running = [s for s in run_states(profile, overrides, data_root) if s.state == "running"]
+    every = run_states(profile, overrides, data_root)
+    states = [s for s in every if s.state in ("missing", "partial", "waiting")]
+    running = [s for s in every if s.state == "running"]
     if not states:
         print(f"[{profile}] nothing to submit: every run is stored" + (f" or running ({len(running)})" if running else "")
               + ". Next: make pdf" + (f" PROFILE={profile}" if profile != "full" else ""))
@@ -129,6 +133,15 @@ def run_task(manifest_path: str | Path, index: int) -> int:
         print(f"{slot}: {planned.config.label}", flush=True)
         try:
             history = run(planned.config, s.data_root, s.results_dir)
+        except RunInProgress as err:  # submitted twice: the other task finishes it
+            print(f"{slot}: skipped, {err}", flush=True)
+            continue
+        except DeviceUnavailable:
+            print(f"{slot}: needs CUDA, and this node has none (CUDA_VISIBLE_DEVICES="
+                  f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}): submit with GPUS=1 to a partition with GPUs",
+                  flush=True)
+            failed.append(slot)
+            continue
         except UserError as err:
             print(f"{slot}: {err}", flush=True)
             failed.append(slot)

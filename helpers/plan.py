@@ -88,7 +88,6 @@ class PlannedRun:
     exercises: tuple[str, ...]     # the chapters that use it
     config: RunConfig | None       # None while it waits
     waits_on: tuple[str, ...] = ()  # slots of the runs whose choice decides it
-    description: str = ""
     aliases: tuple[str, ...] = ()   # the waiting slot a resolved run was planned under before
     like: RunConfig | None = None   # a waiting run's sweep config: same data and epochs, for time estimates
 
@@ -115,9 +114,9 @@ def planned_runs(profile: str, overrides: dict | None = None, data_root=None) ->
             entry = plan.get(config.stem)
             plan[config.stem] = PlannedRun(
                 config.stem, tuple(dict.fromkeys((entry.exercises if entry else ()) + (exercise,))), config,
-                description=config.label, aliases=tuple(dict.fromkeys((entry.aliases if entry else ()) + aliases)))
+                aliases=tuple(dict.fromkeys((entry.aliases if entry else ()) + aliases)))
 
-    def add_chosen_seeds(exercise: str, sweep: dict[float, RunConfig], s, what: str):
+    def add_chosen_seeds(exercise: str, sweep: dict[float, RunConfig], s):
         first = next(iter(sweep.values()), None)
         if first is None:
             return
@@ -133,9 +132,7 @@ def planned_runs(profile: str, overrides: dict | None = None, data_root=None) ->
             entry = plan.get(slot)
             exercises = (entry.exercises if entry else ()) + (exercise,)
             plan[slot] = PlannedRun(slot, tuple(dict.fromkeys(exercises)), None,
-                                    waits_on=tuple(c.stem for c in sweep.values()),
-                                    description=f"{what}, seed {seed}, at the rate chosen on validation",
-                                    like=replace(first, seed=seed))
+                                    waits_on=tuple(c.stem for c in sweep.values()), like=replace(first, seed=seed))
 
     chapters = chapter_settings(profile, overrides, data_root)
     s = chapters["3.2"]
@@ -144,14 +141,13 @@ def planned_runs(profile: str, overrides: dict | None = None, data_root=None) ->
     cnn_sweep = cnn_rate_runs(s)
     add("3.3", cnn_sweep.values())
     add("3.3", mlp_runs(s).values())
-    add_chosen_seeds("3.3", cnn_sweep, s, "CNN with SGD")
+    add_chosen_seeds("3.3", cnn_sweep, s)
     s = chapters["3.4"]
     sweep = optimizer_rate_runs(s)
     add("3.4", sweep.values())
     for opt in s.optimizers:
-        add_chosen_seeds("3.4", {lr: sweep[opt, lr] for lr in s.lrs}, s, f"CNN with {opt}")
+        add_chosen_seeds("3.4", {lr: sweep[opt, lr] for lr in s.lrs}, s)
     return list(plan.values())
-
 
 
 def stored_histories(profile: str, overrides: dict | None = None, data_root=None) -> list[History]:
