@@ -174,12 +174,13 @@ def run(config: RunConfig, data_root: str | Path | None = None, results_dir: str
 
 
 def _train(config: RunConfig, data_root, device: torch.device, files: RunFiles | None, progress: bool) -> History:
+    """Train one run, continuing after the last epoch of its checkpoint if `files` has one; return its History."""
     dataset = datamod.locate(config.dataset, data_root)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
     splits = pipelines.make_splits(datamod.load_split(dataset, train=True), datamod.load_split(dataset, train=False),
-                                 val_size=config.val_size, train_subset=config.train_subset,
-                                 test_subset=config.test_subset, seed=config.seed)
+                                   val_size=config.val_size, train_subset=config.train_subset,
+                                   test_subset=config.test_subset, seed=config.seed)
     torch.manual_seed(config.seed)
     model = build_model(config.model, config.dataset).to(device)
     optimizer = optimizer_class(config.optimizer)(model.parameters(), lr=config.lr)
