@@ -58,10 +58,14 @@ def format_time(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def _slurm(*args: str) -> str:
-    if shutil.which(args[0]) is None:
-        raise UserError(f"{args[0]} not found: this machine is not a SLURM login node. Train with `make results` "
+def _require(command: str) -> None:
+    if shutil.which(command) is None:
+        raise UserError(f"{command} not found: this machine is not a SLURM login node. Train with `make results` "
                         "instead, or submit from the cluster.")
+
+
+def _slurm(*args: str) -> str:
+    _require(args[0])
     result = subprocess.run(list(args), capture_output=True, text=True)
     if result.returncode != 0:
         raise UserError(f"{' '.join(args)} failed: {(result.stderr or result.stdout).strip()}")
@@ -70,8 +74,7 @@ def _slurm(*args: str) -> str:
 
 def partition_limits(partition: str) -> dict[str, str]:
     """The partition's settings as SLURM reports them (e.g. MaxTime, MaxCPUsPerNode, State)."""
-    if shutil.which("scontrol") is None:
-        _slurm("scontrol")
+    _require("scontrol")
     result = subprocess.run(["scontrol", "show", "partition", "--oneliner", partition], capture_output=True, text=True)
     if result.returncode != 0 or not result.stdout.strip():
         known = subprocess.run(["sinfo", "--noheader", "--format=%R"], capture_output=True, text=True).stdout.split()

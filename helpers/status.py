@@ -44,7 +44,7 @@ class RunState:
     seconds_per_epoch: float | None = None  # measured (training and evaluation), where known
 
     @property
-    def remaining_seconds(self) -> float | None:
+    def remaining_seconds(self) -> float:
         """Estimated seconds still to train on a course GPU node (a waiting run: like its sweep's runs)."""
         config = self.run.config or self.run.like
         if self.state == "stored" or config is None:
