@@ -1,11 +1,16 @@
 # The pipeline, one target a step. Quick start: `make pdf` (the hand-in PDF), `make test`.
 #   make pdf PROFILE=smoke        the whole pipeline in about a minute, on synthetic data (not for hand-in)
 #   make pdf PY=python            use the active (e.g. course conda) env instead of creating .venv
+#   make course-venv              inside the course env: .venv-course on top of it; then PY=.venv-course/bin/python
 PROFILE ?= full
 GROUP   ?= group.yml
 PYTHON  ?= python3
 VENV    ?= .venv
 PY      ?= $(VENV)/bin/python
+# make course-venv: a venv on top of the active (course) env, holding only what the project adds to it.
+COURSE_VENV ?= .venv-course
+# make lab: more options for JupyterLab, e.g. LAB_ARGS='--no-browser --port 8890'
+LAB_ARGS ?=
 DATA_ROOT ?=
 OVERRIDES ?=
 # The cluster job array (make sbatch): the course's job script's resources, each one a variable.
@@ -15,13 +20,17 @@ CPUS      ?= 1
 MEM       ?= 5G
 GPUS      ?= 1
 MAX_PARALLEL ?= 4
+# Workers that train the missing runs on this machine (make results, make pdf); they share its GPU or cores.
+WORKERS ?= 1
 
 # Set-up happens only for the project's own .venv; with PY=... the given env is used as it is.
 ifeq ($(PY),$(VENV)/bin/python)
 SETUP := $(VENV)/.installed
+else ifeq ($(PY),$(COURSE_VENV)/bin/python)
+SETUP := $(COURSE_VENV)/.installed
 endif
 PLAN_ARGS = --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(OVERRIDES),--overrides '$(OVERRIDES)')
-REPORT = $(PY) -m helpers.report --group $(GROUP) $(PLAN_ARGS)
+REPORT = $(PY) -m helpers.report --group $(GROUP) $(PLAN_ARGS) --workers '$(WORKERS)'
 
 .PHONY: help setup data status results sbatch gpu-check pdf zip test bench clean
 help:
@@ -39,28 +48,59 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(VENV)/bin/python -m ipykernel install --user --name eml-ex3 --display-name "EML exercise 3 (.venv)" >/dev/null
 	touch $@
 
+.PHONY: course-venv lab
+## course-venv  run inside the course env (conda activate eml): .venv-course on top of it (--system-site-packages),
+##          adding only what the project needs besides (the report extra, the project); the course env is left as it is
+course-venv: $(COURSE_VENV)/.installed
+
+# Made once, from the base env's python: a venv that sees the base env's packages (--system-site-packages; a base
+# env that is itself a venv is not the new venv's "system", so its site-packages go into a .pth file), git-ignored.
+# Then every package of the base env is a constraint: pip may add packages to .venv-course, never shadow one of
+# the course env's (torch, torchvision, numpy, ...) with another version. Nothing is written outside .venv-course.
+$(COURSE_VENV)/.installed: pyproject.toml
+	@if [ ! -x $(COURSE_VENV)/bin/python ]; then \
+	  $(PYTHON) -c 'import torch, torchvision' || { echo "make course-venv: $(PYTHON) cannot import torch and" \
+	    "torchvision; run it inside the course env (conda activate eml)" >&2; exit 1; }; \
+	  echo "$(PYTHON) -m venv --system-site-packages $(COURSE_VENV)"; \
+	  $(PYTHON) -m venv --system-site-packages $(COURSE_VENV) && echo '*' > $(COURSE_VENV)/.gitignore && \
+	  $(PYTHON) -c 'import site, sys; sys.prefix != sys.base_prefix and print(*site.getsitepackages(), sep="\n")' \
+	    > "$$($(COURSE_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/base-env.pth"; \
+	fi
+	@$(COURSE_VENV)/bin/python -c 'import sys, torch; sys.exit(torch.__file__.startswith(sys.prefix))' || { echo \
+	  "make course-venv: $(COURSE_VENV) does not see the torch of the base env; rm -r $(COURSE_VENV), then run" \
+	  "make course-venv inside the course env (conda activate eml)" >&2; exit 1; }
+	$(COURSE_VENV)/bin/python -m pip list --format=freeze > $(COURSE_VENV)/base-constraints.txt
+	$(COURSE_VENV)/bin/python -m pip install --quiet --constraint $(COURSE_VENV)/base-constraints.txt -e ".[report]"
+	touch $@
+
+## lab      JupyterLab (pinned in .venv) on notebooks/, with the project's kernel "eml-ex3" (options: LAB_ARGS)
+lab: $(SETUP)
+	@$(PY) -c 'import jupyterlab' 2>/dev/null || { echo "make lab: no JupyterLab for $(PY);" \
+	  "$(PY) -m pip install jupyterlab (make setup puts it into .venv)" >&2; exit 1; }
+	$(PY) -m jupyterlab --ServerApp.root_dir=notebooks --MultiKernelManager.default_kernel_name=eml-ex3 $(LAB_ARGS)
+
 ## data     download MNIST and CIFAR-10 into data/ (or DATA_ROOT)
 data: $(SETUP)
 	$(PY) -m helpers.download $(if $(DATA_ROOT),--root $(DATA_ROOT))
 
-## status   the run plan: every training run of the profile, stored / partial / missing, and what is left
+## status   the run plan: every training run of the profile, stored / partial / running / missing, what is left, the workers queued
 status: $(SETUP)
 	@$(PY) -m helpers.jobs status $(PLAN_ARGS)
 
-## results  run every notebook (training where no stored result exists) on this machine, no PDF
+## results  train what is not stored with WORKERS workers on this machine, then run every notebook; no PDF
 results: $(SETUP)
 	$(REPORT) execute --log-output
 
-## sbatch   submit the runs that are not stored as a SLURM job array (PARTITION TIME CPUS MEM GPUS MAX_PARALLEL)
+## sbatch   submit a SLURM job array of up to MAX_PARALLEL workers for the runs not stored (PARTITION TIME CPUS MEM GPUS)
 sbatch: $(SETUP)
-	@$(PY) -m helpers.jobs submit $(PLAN_ARGS) --partition $(PARTITION) --time $(TIME) --cpus $(CPUS) \
-	  --mem $(MEM) --gpus $(GPUS) --max-parallel $(MAX_PARALLEL)
+	@$(PY) -m helpers.jobs submit $(PLAN_ARGS) --partition '$(PARTITION)' --time '$(TIME)' --cpus '$(CPUS)' \
+	  --mem '$(MEM)' --gpus '$(GPUS)' --max-parallel '$(MAX_PARALLEL)'
 
 ## gpu-check  every CUDA path in under two minutes (pipelines, models, optimizers, resume, timing); needs only torch
 gpu-check: $(SETUP)
 	$(PY) -m helpers.gpucheck
 
-## pdf      run every notebook and render the one hand-in PDF into build/PROFILE/
+## pdf      train what is not stored (WORKERS workers), run every notebook, render the one hand-in PDF into build/PROFILE/
 pdf: $(SETUP)
 	$(REPORT) pdf
 
@@ -75,6 +115,16 @@ test: $(SETUP)
 ## bench    per-epoch time of the MNIST MLP, template vs resident pipeline (and the CNN on a GPU)
 bench: $(SETUP)
 	$(PY) -m helpers.bench $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+
+.PHONY: gpu-carry gpu-unpack
+## gpu-carry  fill .carry/ (git-ignored) for a lent GPU machine (slurm/gpu-session.sh): the CIFAR-10 and Fashion-MNIST
+##          copies, the sha256 of the files they become here (written into data/lent-gpu, or DATA_ROOT), submitit's wheel
+gpu-carry: $(SETUP)
+	@PYTHON='$(PY)' $(if $(DATA_ROOT),DATA_ROOT='$(DATA_ROOT)') bash slurm/gpu-session.sh carry
+
+## gpu-unpack  ARCHIVE=path/to/gpu-session.tar.gz: its results into results/full/ (never over a different file), then the status
+gpu-unpack: $(SETUP)
+	@PYTHON='$(PY)' $(if $(DATA_ROOT),DATA_ROOT='$(DATA_ROOT)') bash slurm/gpu-session.sh unpack '$(ARCHIVE)'
 
 ## clean    remove built outputs (build/, figures); keeps data/, results/ and .venv
 clean:

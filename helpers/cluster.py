@@ -1,11 +1,15 @@
-"""SLURM, seen from the login node: the job's resources, the partition's limits, and sbatch.
+"""SLURM, seen from the login node: the job's resources, the partition's limits, the queue, and submitit.
 
 Every limit is a setting (make variables → `JobResources`), checked against the partition before
 anything is submitted: a request beyond the partition's limits is refused here with a message,
-not left pending forever by the scheduler.
+not left pending forever by the scheduler. Submitting, the signal before the time limit, the requeue
+and the per-task logs are submitit's (`slurm_executor`); the queue is read with squeue, never sacct
+(which fails on clusters without accounting storage).
 """
 from __future__ import annotations
 
+import getpass
+import os
 import re
 import shutil
 import subprocess
@@ -16,9 +20,9 @@ from .errors import UserError
 
 # The course's job script: `--gres gpu:1 --mem 5G --cpus-per-task 1 --time 30:00 -p exercise-eml`.
 COURSE_PARTITION = "exercise-eml"
-JOB_SCRIPT = Path(__file__).resolve().parents[1] / "slurm" / "task.sbatch"
 LOG_DIR = Path(__file__).resolve().parents[1] / "slurm" / "logs"
-WARNING_SECONDS = 120  # SIGUSR1 this long before the time limit: the task requeues itself and resumes
+WARNING_SECONDS = 120  # SIGUSR2 this long before the time limit: submitit requeues the worker, which resumes
+MAX_REQUEUES = 5       # time-limit requeues of one worker; then `make sbatch` again goes on
 
 
 @dataclass(frozen=True)
@@ -85,38 +89,69 @@ def partition_limits(partition: str) -> dict[str, str]:
 
 def check_resources(resources: JobResources) -> None:
     """Refuse a request the partition can never grant (it would wait in the queue forever)."""
+    if resources.cpus < 1 or resources.gpus < 0 or resources.max_parallel < 1:
+        raise UserError(f"CPUS and MAX_PARALLEL must be at least 1 and GPUS at least 0, got CPUS={resources.cpus}, "
+                        f"MAX_PARALLEL={resources.max_parallel}, GPUS={resources.gpus}")
+    if resources.seconds <= WARNING_SECONDS:
+        raise UserError(f"TIME={resources.time} is too short: a task needs more than {WARNING_SECONDS} s "
+                        "(it is warned that long before its limit to requeue itself)")
     limits = partition_limits(resources.partition)
+    if limits.get("State", "UP") != "UP":
+        raise UserError(f"partition {resources.partition} is {limits['State']}, not UP: nothing submitted")
     max_time = limits.get("MaxTime", "UNLIMITED")
     if max_time not in ("UNLIMITED", "INFINITE") and resources.seconds > parse_time(max_time):
         raise UserError(f"TIME={resources.time} exceeds partition {resources.partition}'s limit of {max_time}: "
                         f"SLURM would never start such a job. Use TIME={max_time} or less (runs resume across tasks).")
-    if resources.seconds <= WARNING_SECONDS:
-        raise UserError(f"TIME={resources.time} is too short: a task needs more than {WARNING_SECONDS} s "
-                        "(it is warned that long before its limit to requeue itself)")
     max_cpus = limits.get("MaxCPUsPerNode", "UNLIMITED")
     if max_cpus.isdigit() and resources.cpus > int(max_cpus):
         raise UserError(f"CPUS={resources.cpus} exceeds partition {resources.partition}'s MaxCPUsPerNode={max_cpus}")
-    if resources.cpus < 1 or resources.gpus < 0 or resources.max_parallel < 1:
-        raise UserError("CPUS and MAX_PARALLEL must be at least 1, GPUS at least 0")
-    if limits.get("State", "UP") != "UP":
-        raise UserError(f"partition {resources.partition} is {limits['State']}, not UP")
 
 
-def sbatch_array(resources: JobResources, tasks: int, job_name: str, script_args: list[str],
-                 environment: dict[str, str], after: str | None = None) -> str:
-    """Submit a job array of `tasks` tasks running slurm/task.sbatch; return its job id."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    args = ["sbatch", "--parsable", f"--job-name={job_name}", f"--partition={resources.partition}",
-            f"--time={resources.time}", f"--cpus-per-task={resources.cpus}", f"--mem={resources.mem}",
-            f"--array=0-{tasks - 1}%{resources.max_parallel}",
-            # SLURM's own messages (e.g. a time-limit kill); each task logs itself to a file named by its run.
-            f"--output={LOG_DIR}/%x_%A_%a.slurm", "--open-mode=append",
-            f"--signal=B:USR1@{WARNING_SECONDS}", "--requeue",
-            "--export=ALL," + ",".join(f"{k}={v}" for k, v in environment.items())]
-    if resources.gpus:
-        args.append(f"--gres=gpu:{resources.gpus}")
-    if after:
-        # afterany: a failed task of the first array must not leave the second waiting forever;
-        # its tasks then say which runs they are missing.
-        args += [f"--dependency=afterany:{after}", "--kill-on-invalid-dep=yes"]
-    return _slurm(*args, str(JOB_SCRIPT), *script_args).strip().split(";")[0]
+def whole_number(name: str, text, minimum: int) -> int:
+    """A make variable that must be a whole number of at least `minimum` (e.g. WORKERS=2): one clear error otherwise."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise UserError(f"{name} must be a whole number of at least {minimum}, got {name}={text}")
+    return value
+
+
+def slurm_executor(resources: JobResources, folder: Path, job_name: str, python: str):
+    """A submitit executor for job arrays with these resources: one log per task in `folder`, SIGUSR2
+    WARNING_SECONDS before the time limit (submitit then requeues a Checkpointable and it resumes)."""
+    import submitit
+    _require("sbatch")
+    executor = submitit.SlurmExecutor(folder=folder, python=python, max_num_timeout=MAX_REQUEUES)
+    executor.update_parameters(
+        job_name=job_name, partition=resources.partition, time=resources.seconds / 60, cpus_per_task=resources.cpus,
+        mem=resources.mem, signal_delay_s=WARNING_SECONDS, stderr_to_stdout=True, array_parallelism=resources.max_parallel,
+        setup=[f"export OMP_NUM_THREADS={resources.cpus} PYTHONUNBUFFERED=1"],
+        # The time as the user wrote it (submitit would write minutes); --requeue where the cluster's default is not.
+        additional_parameters={"time": resources.time, "requeue": True,
+                               **({"gres": f"gpu:{resources.gpus}"} if resources.gpus else {})})
+    return executor
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """One task of ours in SLURM's queue, as squeue shows it."""
+    job_id: str       # "4711_2" for an array task
+    state: str        # PENDING, RUNNING, ...
+    reason: str       # why pending, or the node it runs on
+    elapsed: str
+
+
+def queued_jobs(job_name: str, workdir: Path) -> list[QueuedJob]:
+    """This user's queued or running tasks of that job name submitted from `workdir` (squeue; never sacct)."""
+    _require("squeue")
+    user = os.environ.get("USER") or getpass.getuser()
+    out = _slurm("squeue", "--noheader", "--array", f"--user={user}", f"--name={job_name}",
+                 "--format=%i|%T|%R|%M|%Z")
+    jobs = []
+    for line in out.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) == 5 and Path(parts[4]).resolve() == Path(workdir).resolve():
+            jobs.append(QueuedJob(*parts[:4]))
+    return jobs

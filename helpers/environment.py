@@ -1,6 +1,7 @@
 """What a result was measured on: hardware and library versions, recorded next to every number."""
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from pathlib import Path
@@ -46,4 +47,81 @@ def describe_environment(device: torch.device | None = None) -> dict:
     }
     if device is not None:
         env.update(device=device.type, device_name=device_name(device))
+        if device.type == "cuda":
+            env["tf32"] = bool(torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32)
+    slurm = slurm_job()
+    if slurm:
+        env["slurm"] = slurm
     return env
+
+
+def slurm_job() -> dict:
+    """The SLURM job this process runs in (job, partition, CPUs, restarts), {} outside SLURM."""
+    names = {"job": "SLURM_JOB_ID", "array_job": "SLURM_ARRAY_JOB_ID", "array_task": "SLURM_ARRAY_TASK_ID",
+             "partition": "SLURM_JOB_PARTITION", "cpus_per_task": "SLURM_CPUS_PER_TASK",
+             "restarts": "SLURM_RESTART_COUNT", "node": "SLURMD_NODENAME"}
+    return {key: os.environ[var] for key, var in names.items() if os.environ.get(var)}
+
+
+# ---------------------------------------------------------------------------------------------
+# What else used the machine: the conditions an epoch was timed under
+# ---------------------------------------------------------------------------------------------
+
+def usable_cores() -> list[int]:
+    """The CPU cores this process may run on (a SLURM task's allocation, or the whole machine)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def device_identity(device: torch.device) -> dict:
+    """Where a run computes: the host, the device type and which GPU, or which CPU cores."""
+    identity = {"host": platform.node(), "device": device.type}
+    if device.type == "cuda":
+        uuid = getattr(torch.cuda.get_device_properties(device), "uuid", None)  # torch >= 2.0
+        identity["gpu"] = str(uuid) if uuid else f"{os.environ.get('CUDA_VISIBLE_DEVICES', '')}#{device.index or 0}"
+    else:
+        identity["cpus"] = usable_cores()
+    return identity
+
+
+def shares_device(a: dict, b: dict) -> bool:
+    """True if two device identities compute on the same GPU, or on overlapping CPU cores of one host."""
+    if a.get("host") != b.get("host") or a.get("device") != b.get("device"):
+        return False
+    if a.get("device") == "cuda":
+        return a.get("gpu") == b.get("gpu")
+    return bool(set(a.get("cpus") or ()) & set(b.get("cpus") or ()))
+
+
+def process_alive(pid) -> bool:
+    """True if a process of this host with that id exists."""
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError, TypeError):
+        return False
+    except PermissionError:  # exists, but belongs to someone else
+        return True
+    return True
+
+
+def load_average() -> float | None:
+    """The host's load average over the last minute (runnable processes), None where unknown."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def timing_conditions(device: torch.device, results_root: Path | None):
+    """A function that tells what else uses the machine now: how many other processes train runs on this
+    run's device (from the lock files of the results folders under results_root, on this host), and the
+    host's load average."""
+    from .results import lock_holders
+    mine = device_identity(device)
+
+    def now() -> dict:
+        others = {h.get("pid") for h in (lock_holders(results_root) if results_root else [])
+                  if h.get("pid") != os.getpid() and shares_device(mine, h) and process_alive(h.get("pid"))}
+        return {"sharing": len(others), "load": load_average(), "cores": os.cpu_count()}
+    return now

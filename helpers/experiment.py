@@ -14,11 +14,11 @@ import torch
 
 from . import data as datamod
 from . import pipelines
-from .environment import describe_environment
+from .environment import describe_environment, device_identity, timing_conditions
 from .errors import UserError
 from .models import build_model, count_parameters
 from .results import RunFiles, RunInProgress
-from .training import train
+from .training import exact_float32, make_optimizer, optimizer_class, train
 
 DEVICES = ("cpu", "cuda")
 
@@ -29,23 +29,6 @@ class DeviceUnavailable(UserError):
 
 class NotStored(UserError):
     """The run has no stored result and training was not allowed here."""
-
-
-# Optimizers that step without a closure and on dense gradients: every other torch.optim class.
-_UNSUITED = {"lbfgs": "needs a closure that re-evaluates the loss", "sparseadam": "needs sparse gradients"}
-
-
-def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
-    """Return the torch.optim class of that name (any case); unknown or unsuited names are a UserError."""
-    known = {cls.__name__.lower(): cls for cls in vars(torch.optim).values()
-             if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer}
-    key = name.lower()
-    if key in _UNSUITED:
-        raise UserError(f"optimizer {name!r} is not supported here: it {_UNSUITED[key]}")
-    if key not in known:
-        usable = sorted(cls.__name__ for k, cls in known.items() if k not in _UNSUITED)
-        raise UserError(f"unknown optimizer {name!r}; torch.optim offers: {', '.join(usable)}")
-    return known[key]
 
 
 @dataclass(frozen=True)
@@ -149,14 +132,19 @@ def run_files(config: RunConfig, data_root: str | Path | None, results_dir: str 
 
 
 def run(config: RunConfig, data_root: str | Path | None = None, results_dir: str | Path | None = None,
-        progress: bool = True, train_missing: bool = True) -> History:
+        progress: bool = True, train_missing: bool = True, tf32: bool = False, foreach: bool | None = None) -> History:
     """Return the History of this configuration: loaded from results_dir if it was run, else trained now.
 
     Without results_dir nothing is stored (benchmarks). With train_missing=False a run that is not
-    stored raises NotStored instead of training.
+    stored raises NotStored instead of training. `tf32` and `foreach` change how a CUDA run computes
+    (see exact_float32 and make_optimizer), only to measure what they cost (helpers.calibrate): a stored
+    result's key does not record them, so they are refused where a result would be stored.
     """
     if results_dir is None:
-        return _train(config, data_root, resolve_device(config.device), None, progress)
+        return _train(config, data_root, resolve_device(config.device), None, progress, tf32=tf32, foreach=foreach)
+    if tf32 or foreach is not None:
+        raise ValueError("tf32 and foreach are for runs that are not stored (results_dir=None): the key of a "
+                         "stored result does not record them")
     files = run_files(config, data_root, results_dir)
     stored = files.load_result()
     if stored is not None:
@@ -164,26 +152,40 @@ def run(config: RunConfig, data_root: str | Path | None = None, results_dir: str
     if not train_missing:
         raise NotStored(f"{config.label} has no stored result in {results_dir}")
     device = resolve_device(config.device)
-    with files.locked():
-        stored = files.load_result()  # another process may have finished it while we waited
-        if stored is not None:
-            return History.from_record(stored)
-        history = _train(config, data_root, device, files, progress)
-        files.save_result(history.to_record())
+    with files.locked(lock_holder(config, device)):
+        return train_claimed(config, files, data_root, progress)
+
+
+def lock_holder(config: RunConfig, device: torch.device, **about) -> dict:
+    """What a lock file says of the process that trains a run: the run, where it computes, and `about` (worker, job)."""
+    return {"run": config.stem, **device_identity(device), **about}
+
+
+def train_claimed(config: RunConfig, files: RunFiles, data_root, progress: bool = True,
+                  about: dict | None = None) -> History:
+    """Train and store a run whose lock this process holds; a run stored meanwhile by another process is loaded.
+
+    `about` goes into the run's environment record: how it was started (e.g. the worker and its launch).
+    """
+    stored = files.load_result()
+    if stored is not None:
+        return History.from_record(stored)
+    history = _train(config, data_root, resolve_device(config.device), files, progress, about)
+    files.save_result(history.to_record())
     return history
 
 
-def _train(config: RunConfig, data_root, device: torch.device, files: RunFiles | None, progress: bool) -> History:
+def _train(config: RunConfig, data_root, device: torch.device, files: RunFiles | None, progress: bool,
+           about: dict | None = None, tf32: bool = False, foreach: bool | None = None) -> History:
     """Train one run, continuing after the last epoch of its checkpoint if `files` has one; return its History."""
     dataset = datamod.locate(config.dataset, data_root)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
+    exact_float32(device, tf32)
     splits = pipelines.make_splits(datamod.load_split(dataset, train=True), datamod.load_split(dataset, train=False),
                                    val_size=config.val_size, train_subset=config.train_subset,
                                    test_subset=config.test_subset, seed=config.seed)
     torch.manual_seed(config.seed)
     model = build_model(config.model, config.dataset).to(device)
-    optimizer = optimizer_class(config.optimizer)(model.parameters(), lr=config.lr)
+    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, device, foreach)
 
     def batches(split, train):
         size = config.batch_size if train else config.test_batch_size
@@ -195,7 +197,7 @@ def _train(config: RunConfig, data_root, device: torch.device, files: RunFiles |
         eval_batches["val"] = batches(splits.val, False)
     generators = [pipelines.generator_of(b) for b in (train_batches, *eval_batches.values())]
 
-    environment = describe_environment(device)
+    environment = {**describe_environment(device), **(about or {})}
     records, resumes = [], []
     checkpoint = files.load_checkpoint() if files is not None else None
     if checkpoint is not None:
@@ -212,7 +214,7 @@ def _train(config: RunConfig, data_root, device: torch.device, files: RunFiles |
 
     records, status = train(model, optimizer, train_batches, eval_batches, config.epochs, device, records=records,
                             on_epoch_end=save_checkpoint if files is not None else None,
-                            progress=progress, desc=config.label)
+                            progress=progress, desc=config.label, conditions=timing_conditions(device, files and files.lock.parent.parent))
     return History(config=config, records=records, status=status, parameters=count_parameters(model),
                    environment=environment, resumes=resumes,
                    data={"fingerprint": dataset.fingerprint, "root": str(dataset.root), "train": len(splits.train),

@@ -1,199 +1,229 @@
-"""The plan on a cluster: `make status` (what is stored, what is left) and `make sbatch` (a job array).
+"""Starting workers (helpers.workers) on the cluster or on this machine, and `make status`.
 
     python -m helpers.jobs status --profile full [--overrides JSON] [--data-root DIR]
     python -m helpers.jobs submit --profile full [--partition ... --time 30:00 --cpus 1 --mem 5G --gpus 1 --max-parallel 4]
-    python -m helpers.jobs task MANIFEST INDEX     (what each array task runs; needs torch, not papermill)
+    python -m helpers.jobs train  --profile full [--workers N]   (workers on this machine, no notebooks)
 
-Only runs that are not stored are submitted, packed into tasks that fit the time limit with margin;
-runs that wait on a choice (the extra seeds of a chosen rate) go into a second array that starts
-after the first. Every task resumes its runs from their checkpoints, so a requeue loses no epoch.
+`make sbatch` (submit) checks the request against the partition, then submits one job array of at most
+MAX_PARALLEL workers through submitit; each worker takes runs until none is left, so no estimate decides
+who trains what. Submitting again while workers are queued or running submits nothing and says so.
+`make results WORKERS=N` and `make pdf` start N workers here instead (`train_here`).
 """
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
+import subprocess
 import sys
-from dataclasses import dataclass
-from datetime import datetime
+import time
+from dataclasses import asdict
 from pathlib import Path
 
-from .cluster import LOG_DIR, JobResources, check_resources, format_time, sbatch_array
+from .cluster import LOG_DIR, JobResources, check_resources, queued_jobs, slurm_executor, whole_number
 from .errors import UserError, run_command
-from .experiment import DeviceUnavailable, run
-from .plan import planned_runs
-from .profiles import chapter_settings, check_profile
-from .results import RunInProgress
-from .status import RunState, run_states, status_table
+from .profiles import REPO_ROOT, check_profile, parse_overrides
+from .status import run_states, status_table
+from .workers import Worker, open_units, why_not_here
 
-TASK_BUDGET = 0.6   # a task's runs are estimated to take at most this share of its time limit
-STARTUP_SECONDS = 30  # per task: Python, torch and CUDA start, data parsing
+
+def job_name(profile: str) -> str:
+    """The name of a profile's workers in SLURM's queue."""
+    return f"eml-ex3-{profile}"
+
+
+def fetch_data(profile: str, overrides: dict | None, data_root) -> None:
+    """Download the datasets where they are missing, one line each (one clear error without internet)."""
+    from .data import DATASETS, ensure_datasets
+    from .profiles import chapter_settings
+    ensure_datasets(DATASETS, chapter_settings(profile, overrides, data_root)["3.2"].data_root)
+
+
+def _flag(profile: str) -> str:
+    return "" if profile == "full" else f" PROFILE={profile}"
 
 
 # ---------------------------------------------------------------------------------------------
-# Submitting: pack the runs that are not stored into array tasks
+# On the cluster: `make sbatch`
 # ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Task:
-    """One array task: the runs it trains one after the other, and its estimated length."""
-    slots: tuple[str, ...]
-    seconds: float
-
-    @property
-    def name(self) -> str:
-        return self.slots[0] if len(self.slots) == 1 else f"{self.slots[0]}-and-{len(self.slots) - 1}-more"
-
-
-def pack_tasks(states: list[RunState], time_limit: float) -> list[Task]:
-    """Group runs into tasks, in plan order, that fit the time limit with margin.
-
-    3.2's runs share one task: its CPU and GPU runs are then measured on one machine, the two sides of
-    one comparison. A run longer than the budget gets a task of its own and resumes across requeues.
-    """
-    budget = TASK_BUDGET * time_limit - STARTUP_SECONDS
-    tasks: list[list[RunState]] = []
-    for state in states:
-        same_machine = tasks and "3.2" in state.run.exercises and "3.2" in tasks[-1][-1].run.exercises
-        seconds = state.remaining_seconds
-        if tasks and (same_machine or sum(s.remaining_seconds for s in tasks[-1]) + seconds <= budget):
-            tasks[-1].append(state)
-        else:
-            tasks.append([state])
-    return [Task(tuple(s.run.slot for s in group), STARTUP_SECONDS + sum(s.remaining_seconds for s in group))
-            for group in tasks]
-
 
 def submit(profile: str, resources: JobResources, overrides: dict | None = None, data_root=None,
-           python: str = sys.executable) -> list[str]:
-    """Submit every run that is not stored as SLURM job arrays; return the job ids (printing what to do next)."""
+           python: str = sys.executable) -> str | None:
+    """Submit a job array of workers for the runs that are not stored; return its job id (None: nothing submitted)."""
     check_resources(resources)
-    every = run_states(profile, overrides, data_root)
-    states = [s for s in every if s.state in ("missing", "partial", "waiting")]
-    running = [s for s in every if s.state == "running"]
-    if not states:
-        print(f"[{profile}] nothing to submit: every run is stored" + (f" or running ({len(running)})" if running else "")
-              + ". Next: make pdf" + (f" PROFILE={profile}" if profile != "full" else ""))
-        return []
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    job_ids, after = [], None
-    for stage, group in (("train", [s for s in states if s.state != "waiting"]),
-                         ("chosen", [s for s in states if s.state == "waiting"])):
-        if not group:
-            continue
-        tasks = pack_tasks(group, resources.seconds)
-        manifest = LOG_DIR / f"{profile}-{stamp}-{stage}.json"
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        manifest.write_text(json.dumps({"profile": profile, "overrides": overrides or {}, "data_root":
-                                        str(data_root) if data_root else None,
-                                        "tasks": [{"name": t.name, "slots": list(t.slots), "estimate_s": t.seconds}
-                                                  for t in tasks]}, indent=1))
-        (manifest.with_suffix(".names")).write_text("".join(t.name + "\n" for t in tasks))
-        job = sbatch_array(resources, len(tasks), f"eml-ex3-{profile}", [str(manifest)],
-                           {"EML_PYTHON": python}, after=after)
-        job_ids.append(job)
-        print(f"[{profile}] submitted job {job}: {len(tasks)} task(s), {len(group)} run(s)"
-              + (f", starting after job {after} (these runs wait on its choice)" if after else ""))
-        for i, t in enumerate(tasks):
-            print(f"  task {i}: {len(t.slots)} run(s), about {format_time(t.seconds)} on a course GPU "
-                  f"(limit {resources.time}); log slurm/logs/eml-ex3-{profile}_{job}_{i}-{t.name}.log")
-        after = job
-    print(f"Next: `make status{'' if profile == 'full' else ' PROFILE=' + profile}` shows progress (squeue --me the "
-          f"queue); once everything is stored, `make pdf{'' if profile == 'full' else ' PROFILE=' + profile}` on the "
-          "login node renders without training. If a task is cut off, `make sbatch` again resumes it.")
-    return job_ids
+    under_way = queued_jobs(job_name(profile), REPO_ROOT)
+    if under_way:
+        print(f"[{profile}] nothing submitted: {len(under_way)} worker(s) of this profile are already queued or running "
+              f"({', '.join(f'{j.job_id} {j.state.lower()}' for j in under_way)}); they take every run that is left. "
+              f"Progress: make status{_flag(profile)}")
+        return None
+    fetch_data(profile, overrides, data_root)  # here, on the login node: GPU nodes may have no internet
+    units = open_units(run_states(profile, overrides, data_root))
+    if not units:
+        print(f"[{profile}] nothing to submit: every run is stored. Next: make pdf{_flag(profile)}")
+        return None
+    count = min(resources.max_parallel, len(units))
+    executor = slurm_executor(resources, LOG_DIR / profile, job_name(profile), python)
+    launch = {"command": "make sbatch", "workers": count, "resources": asdict(resources)}
+    jobs = executor.submit_array([Worker(profile, overrides, data_root, launch=launch) for _ in range(count)])
+    array = jobs[0].job_id.split("_")[0]
+    runs = sum(len(u.open) for u in units)
+    print(f"[{profile}] submitted job {array}: an array of {count} worker(s) for {runs} run(s) in {len(units)} unit(s), "
+          f"each with {resources.time} on partition {resources.partition} ({resources.cpus} CPU(s), {resources.mem}, "
+          f"{resources.gpus} GPU(s)); logs in {LOG_DIR / profile}/{array}_<task>_0_log.out\n"
+          f"Next: `make status{_flag(profile)}` shows progress; once everything is stored, `make pdf{_flag(profile)}` "
+          "renders without training. A worker cut off by its time limit is requeued and resumes; `make sbatch` again "
+          "takes over what cancelled workers left.")
+    return array
 
 
 # ---------------------------------------------------------------------------------------------
-# One array task
+# On this machine: `make results WORKERS=N`, and `make pdf` when it has to train
 # ---------------------------------------------------------------------------------------------
 
-def run_task(manifest_path: str | Path, index: int) -> int:
-    """Train the runs of one task of a manifest (resuming from checkpoints); return the exit status."""
-    from .environment import describe_environment
-    manifest = json.loads(Path(manifest_path).read_text())
-    task = manifest["tasks"][index]
-    profile, overrides, data_root = manifest["profile"], manifest["overrides"], manifest["data_root"]
-    env = describe_environment()
-    print(f"task {index} of {manifest_path}: {len(task['slots'])} run(s), estimated {format_time(task['estimate_s'])}\n"
-          f"CPU {env['cpu_model']}, {env['cpu_threads']} torch thread(s); GPU {env['gpu'] or 'none'}; Python "
-          f"{env['python']}, torch {env['torch']} (CUDA {env['cuda_version']}), torchvision {env['torchvision']}, "
-          f"numpy {env['numpy']}", flush=True)
-    s = chapter_settings(profile, overrides, data_root)["3.2"]
-    failed = []
-    for slot in task["slots"]:
-        plan = planned_runs(profile, overrides, data_root)  # again per run: a choice may have been stored meanwhile
-        planned = next((p for p in plan if p.answers_to(slot)), None)
-        if planned is None or planned.config is None:
-            why = ("is no longer in the plan (the code or the overrides changed since submission)" if planned is None
-                   else "waits on runs that are not stored: " + ", ".join(planned.waits_on))
-            print(f"{slot}: cannot run: it {why}", flush=True)
-            failed.append(slot)
-            continue
-        print(f"{slot}: {planned.config.label}", flush=True)
-        try:
-            history = run(planned.config, s.data_root, s.results_dir)
-        except RunInProgress as err:  # submitted twice: the other task finishes it
-            print(f"{slot}: skipped, {err}", flush=True)
-            continue
-        except DeviceUnavailable:
-            print(f"{slot}: needs CUDA, and this node has none (CUDA_VISIBLE_DEVICES="
-                  f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}): submit with GPUS=1 to a partition with GPUs",
-                  flush=True)
-            failed.append(slot)
-            continue
-        except UserError as err:
-            print(f"{slot}: {err}", flush=True)
-            failed.append(slot)
-            continue
-        print(f"{slot}: {history.status}, {len(history.records)} epochs, test accuracy "
-              f"{history.records[-1]['test_accuracy']:.4f}" + (f", resumed {len(history.resumes)}x" if history.resumes else ""),
-              flush=True)
-    if failed:
-        print(f"{len(failed)} run(s) not done: {', '.join(failed)}", flush=True)
-    return 1 if failed else 0
+def local_gpus() -> list[int]:
+    """The GPU indices this process may use (as CUDA_VISIBLE_DEVICES lists them), for the workers it starts."""
+    import torch
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    if visible and all(v.isdigit() for v in visible):
+        return [int(v) for v in visible][:torch.cuda.device_count()]
+    return list(range(torch.cuda.device_count()))
+
+
+def train_here(profile: str, overrides: dict | None, data_root, workers: int, log_dir: Path,
+               command: str = "make results") -> int:
+    """Train what the plan still needs with `workers` workers on this machine; return how many were started.
+
+    They share its GPUs or cores (each gets cores / workers threads); their logs are shown here as they
+    grow. Ctrl-C stops every worker: the runs they trained keep their last complete epoch and resume there.
+    """
+    import submitit
+    import torch
+    from .environment import usable_cores
+    units = [u for u in open_units(run_states(profile, overrides, data_root))
+             if not why_not_here(u, torch.cuda.is_available())]
+    if not units:
+        return 0  # everything stored, or only runs this machine cannot do: the notebooks say what is missing
+    count = min(workers, len(units))
+    threads = max(1, len(usable_cores()) // count)
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # the user's own limit, where set
+        threads = max(1, min(threads, int(os.environ["OMP_NUM_THREADS"])))
+    gpus = local_gpus()
+    executor = submitit.LocalExecutor(folder=log_dir)
+    # No time limit on one machine; the GPUs this process sees are the workers' too (submitit would hide them).
+    executor.update_parameters(timeout_min=60 * 24 * 365, gpus_per_node=len(gpus), visible_gpus=gpus,
+                               stderr_to_stdout=True)
+    with stdio_into(log_dir / "controllers.log"):  # submitit's controller processes: their messages, not the user's
+        launch = {"command": command, "workers": count}
+        jobs = executor.submit_array([Worker(profile, overrides, data_root, threads, index, launch=launch)
+                                      for index in range(count)])
+    print(f"[{profile}] {count} worker(s) on this machine, {threads} thread(s) each, for {len(units)} unit(s) of runs; "
+          f"logs in {log_dir}", flush=True)
+    try:
+        follow(jobs)
+    except KeyboardInterrupt:
+        stop(jobs)
+        raise UserError("stopped: every worker has ended; a run that was cut off resumes after its last complete "
+                        "epoch when you start again") from None
+    return count
+
+
+@contextlib.contextmanager
+def stdio_into(path: Path):
+    """Point this process's stdout and stderr file descriptors at a file for the block (the processes it
+    starts meanwhile inherit them), then back."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def follow(jobs, interval: float = 0.5, out=sys.stdout) -> None:
+    """Print the workers' log lines as they are written, prefixed by worker, until every worker has ended."""
+    offsets = [0] * len(jobs)
+    while True:
+        done = [job.done() for job in jobs]
+        for index, job in enumerate(jobs):
+            path = Path(job.paths.stdout)
+            if not path.exists():
+                continue
+            with open(path, "rb") as f:
+                f.seek(offsets[index])
+                chunk = f.read()
+            if not all(done):  # keep a line that is still being written for the next round
+                chunk = chunk[:chunk.rfind(b"\n") + 1]
+            offsets[index] += len(chunk)
+            for line in chunk.decode(errors="replace").splitlines():
+                if line.strip():
+                    out.write(f"[worker {index}] {line}\n")
+        out.flush()
+        if all(done):
+            return
+        time.sleep(interval)
+
+
+def stop(jobs, grace: float = 30.0) -> None:
+    """Stop every local worker (SIGINT, then what submitit's controller sends) and wait for them to end."""
+    for job in jobs:
+        job.cancel(check=False)
+    deadline = time.monotonic() + grace
+    for job in jobs:
+        process = getattr(job, "_process", None)
+        if process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------------------------
+
+def show_status(profile: str, overrides: dict | None, data_root) -> None:
+    """Print the plan's table and, where SLURM is, the workers queued or running (never trains, never downloads)."""
+    import shutil
+    queue = queued_jobs(job_name(profile), REPO_ROOT) if shutil.which("squeue") else None
+    print(status_table(run_states(profile, overrides, data_root), queue))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.jobs", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="step", required=True)
-    for name in ("status", "submit"):
+    for name in ("status", "submit", "train"):
         p = sub.add_parser(name)
         p.add_argument("--profile", default="full")
         p.add_argument("--overrides", default="", help='profile-wide overrides as JSON, e.g. \'{"epochs": 5}\'')
         p.add_argument("--data-root", default=None)
+    sub.choices["train"].add_argument("--workers", default="1")
     defaults = JobResources()
-    for option, kind in (("partition", str), ("time", str), ("cpus", int), ("mem", str), ("gpus", int), ("max-parallel", int)):
-        sub.choices["submit"].add_argument(f"--{option}", type=kind, default=getattr(defaults, option.replace("-", "_")))
-    task = sub.add_parser("task")
-    task.add_argument("manifest")
-    task.add_argument("index", type=int)
+    for option in ("partition", "time", "cpus", "mem", "gpus", "max-parallel"):
+        sub.choices["submit"].add_argument(f"--{option}", default=str(getattr(defaults, option.replace("-", "_"))))
     args = parser.parse_args(argv)
-    if args.step == "task":
-        return run_task(args.manifest, args.index)
 
     def body():
         check_profile(args.profile)
         overrides = parse_overrides(args.overrides)
         if args.step == "status":
-            print(status_table(run_states(args.profile, overrides, args.data_root)))
+            show_status(args.profile, overrides, args.data_root)
+        elif args.step == "train":
+            workers = whole_number("WORKERS", args.workers, 1)
+            fetch_data(args.profile, overrides, args.data_root)
+            train_here(args.profile, overrides, args.data_root, workers, REPO_ROOT / "build" / args.profile / "workers",
+                       "python -m helpers.jobs train")
+            show_status(args.profile, overrides, args.data_root)
         else:
-            resources = JobResources(args.partition, args.time, args.cpus, args.mem, args.gpus, args.max_parallel)
+            resources = JobResources(args.partition, args.time, whole_number("CPUS", args.cpus, 1), args.mem,
+                                     whole_number("GPUS", args.gpus, 0), whole_number("MAX_PARALLEL", args.max_parallel, 1))
             submit(args.profile, resources, overrides, args.data_root)
     return run_command(body)
-
-
-def parse_overrides(text: str | None) -> dict:
-    """Overrides from the command line (JSON), with one clear error for bad JSON."""
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise UserError(f"OVERRIDES is not valid JSON ({err}): write e.g. OVERRIDES='{{\"epochs\": 5}}'") from None
-    if not isinstance(value, dict):
-        raise UserError(f"OVERRIDES must be a JSON object such as {{\"epochs\": 5}}, got {text}")
-    return value
 
 
 if __name__ == "__main__":

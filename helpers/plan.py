@@ -150,8 +150,14 @@ def planned_runs(profile: str, overrides: dict | None = None, data_root=None) ->
     return list(plan.values())
 
 
+def stored_runs(profile: str, overrides: dict | None = None, data_root=None) -> list[tuple[PlannedRun, History]]:
+    """Every planned run of a profile that is stored, with its History (the runs the chapters show)."""
+    s = chapter_settings(profile, overrides, data_root)["3.2"]
+    planned = [(p, stored_history(p.config, s)) for p in planned_runs(profile, overrides, data_root)
+               if p.config is not None]
+    return [(p, h) for p, h in planned if h is not None]
+
+
 def stored_histories(profile: str, overrides: dict | None = None, data_root=None) -> list[History]:
     """The stored Histories of every planned run of a profile (the runs the chapters use)."""
-    s = chapter_settings(profile, overrides, data_root)["3.2"]
-    planned = [p.config for p in planned_runs(profile, overrides, data_root) if p.config is not None]
-    return [h for h in (stored_history(c, s) for c in planned) if h is not None]
+    return [h for _, h in stored_runs(profile, overrides, data_root)]

@@ -8,6 +8,7 @@ frozen `Settings` whose defaults are the sheet's and the course template's.
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 from dataclasses import dataclass
@@ -147,3 +148,16 @@ def chapter_settings(profile: str, overrides: dict | None = None, data_root=None
     """Return the settings of every notebook under a profile and profile-wide overrides, by exercise."""
     check_overrides(overrides)
     return {ex: settings(ex, profile, overrides_for(ex, overrides), data_root) for ex in NOTEBOOKS}
+
+
+def parse_overrides(text: str | None) -> dict:
+    """Overrides from the command line (JSON, as OVERRIDES='{"epochs": 5}' gives them), with one clear error."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UserError(f"OVERRIDES is not valid JSON ({err}): write e.g. OVERRIDES='{{\"epochs\": 5}}'") from None
+    if not isinstance(value, dict):
+        raise UserError(f"OVERRIDES must be a JSON object such as {{\"epochs\": 5}}, got {text}")
+    return value

@@ -2,9 +2,11 @@
 
 Each run owns three files in the results folder, all named by a readable stem and a hash of its key:
 the result (JSON, written once the run is finished), its checkpoint while it trains (written at every
-epoch end, removed once the result is stored) and a lock file (held while a process trains it). Every
-write is atomic (write a temporary file, then rename), so a kill at any moment leaves either the old
-file or the new one; two processes never train the same run, so side-by-side jobs cannot collide.
+epoch end, removed once the result is stored) and a lock file (held while a process trains it; it names
+the holder: host, process, device, worker). Every write is atomic (write a temporary file, then rename),
+so a kill at any moment leaves either the old file or the new one; two processes never train the same
+run, so side-by-side jobs cannot collide. A lock is an flock, which the kernel releases when its holder
+dies, however it dies: a stale lock file never blocks a run.
 """
 from __future__ import annotations
 
@@ -51,9 +53,11 @@ class RunFiles:
         if not self.result.exists():
             return None
         try:
-            record = json.loads(self.result.read_text())
-        except json.JSONDecodeError as err:
+            record = json.loads(self.result.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise UserError(f"{self.result} is not valid JSON ({err}); delete it to rerun that configuration") from None
+        if not isinstance(record, dict):
+            raise UserError(f"{self.result} is not a stored run (a JSON object); delete it to rerun that configuration")
         if record.get("key") != self.key:  # a hash collision or a hand-edited file: never return the wrong run
             raise UserError(f"{self.result} holds a different configuration than its name says; delete it to rerun")
         return record
@@ -75,7 +79,7 @@ class RunFiles:
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
             raise UserError(f"{self.checkpoint} cannot be read ({type(err).__name__}: {first_line}); delete it to "
                             "restart that run from its first epoch") from None
-        if state.get("key") != self.key:
+        if not isinstance(state, dict) or state.get("key") != self.key:
             raise UserError(f"{self.checkpoint} holds a different configuration than its name says; delete it")
         return state
 
@@ -84,32 +88,66 @@ class RunFiles:
         _write_atomically(self.checkpoint, lambda f: torch.save({**state, "key": self.key}, f))
 
     @contextlib.contextmanager
-    def locked(self):
-        """Hold this run's lock for the block; raise RunInProgress if another process holds it."""
+    def locked(self, holder: dict | None = None):
+        """Hold this run's lock for the block, naming the holder in the lock file (who trains it, where);
+        raise RunInProgress if another process holds it."""
         self.lock.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock, "a") as handle:
+        with open(self.lock, "a+") as handle:
             try:
-                # flock is released by the kernel when the process dies, however it dies.
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                held_by = describe_holder(self.holder())
                 raise RunInProgress(f"{self.result.name} is being trained by another process right now "
-                                    f"(it holds {self.lock})") from None
+                                    f"({held_by}; it holds {self.lock})") from None
             try:
+                _rewrite(handle, json.dumps({"pid": os.getpid(), **(holder or {})}, sort_keys=True))
                 yield
             finally:
+                _rewrite(handle, "")  # a lock file that names a holder is held (or its holder was killed)
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def holder(self) -> dict:
+        """Who holds this run's lock (or held it when killed), as its holder wrote it; {} if nobody."""
+        return _read_holder(self.lock)
 
     def is_locked(self) -> bool:
         """True if another process trains this run right now."""
         if not self.lock.exists():
             return False
         with open(self.lock, "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:  # a shared probe: it never looks like a holder to another prober
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
                 return True
             fcntl.flock(handle, fcntl.LOCK_UN)
             return False
+
+
+def _rewrite(handle, text: str) -> None:
+    handle.seek(0)
+    handle.truncate()
+    handle.write(text)
+    handle.flush()
+
+
+def _read_holder(lock: Path) -> dict:
+    try:
+        value = json.loads(lock.read_text() or "{}")
+    except (OSError, json.JSONDecodeError):  # absent, or being written this instant
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def describe_holder(holder: dict) -> str:
+    """A lock holder in words: "worker 7_1 on node3 (pid 4242)", or "pid 4242 on node3"."""
+    where = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}"
+    return f"worker {holder['worker']} ({where})" if holder.get("worker") else where
+
+
+def lock_holders(results_root: Path) -> list[dict]:
+    """What every lock file under a results root says of its holder (live or not: flock decides that)."""
+    return [{**holder, "lock": str(lock)} for lock in sorted(Path(results_root).glob("*/*.lock"))
+            if (holder := _read_holder(lock))]
 
 
 # torch can refuse to unpickle anything but tensors and plain containers; our checkpoints hold nothing
@@ -118,8 +156,15 @@ _SAFE_LOAD = {"weights_only": True} if tuple(int(p) for p in torch.__version__.s
 
 
 def _write_atomically(path: Path, write) -> None:
+    """Write a file through a temporary file and a rename. Callers hold the run's lock, so a temporary file
+    of this path left by a writer that was killed before its rename is no one's: it is removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in path.parent.glob(f".{path.name}-*.tmp"):
+        leftover.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # as an ordinary file: the group shares results (mkstemp's own is 0600)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -1,38 +1,58 @@
 """Where the plan stands: every planned run stored, partial, running, missing or waiting, and the time left.
 
-`make status` prints `status_table(run_states(...))`; `make pdf` under full asks `check_trainable_here`
-before it executes anything. Reads the results folder only: never trains.
+`make status` prints `status_table(run_states(...))` (and the workers in SLURM's queue); `make pdf` under
+full asks `check_trainable_here` before it executes anything. Reads the results folder only: never trains.
+
+What is left is estimated per run from the epochs already measured: the run's own (a partial run),
+else the stored runs of the same kind (dataset, model, device, pipeline) per training image, else the
+built-in figures below.
 """
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .cluster import format_time
 from .errors import UserError
 from .experiment import RunConfig, run_files
 from .plan import PlannedRun, planned_runs
 from .profiles import chapter_settings
+from .results import describe_holder
 
-# Seconds per epoch (training and evaluation) of a full-size run on a course GPU node (RTX 2080 Ti
-# class, 1 CPU thread), by dataset, model, device and pipeline. GPU: the groups' reports for the
-# template loader (CIFAR-10 CNN about 8 s, MNIST MLP about 10 s), also used for the resident pipeline
-# (no faster, so the estimates err long). CPU: `make bench` with OMP_NUM_THREADS=1 here (MNIST MLP
-# 7.3 s template, 1.9 s resident), rounded up for an older node CPU; the CNN from 35.6 s on 2 threads.
-EPOCH_SECONDS = {("mnist", "mlp", "cuda", "template"): 11.0, ("mnist", "mlp", "cuda", "resident"): 11.0,
+# Seconds per epoch (training and evaluation) of a full-size run on a course GPU node (RTX 2080 Ti, one
+# EPYC 7351P core per task), by dataset, model, device and pipeline; used only where no run of that kind
+# is stored yet. None of the GPU figures is measured yet (no GPU run of this project so far):
+# - GPU, resident pipeline (compute-bound): the CNN's forward and backward pass costs about 104 MFLOP
+#   per image (3 x its 17.4 M multiply-adds), 4.7 TFLOP per 45,000-image epoch plus 0.5 TFLOP to evaluate
+#   15,000 images; at a third of the card's 13.4 TFLOP/s fp32 that is 1.2 s, plus about 0.5 ms of Python
+#   and kernel launches for each of the 704 steps: 1.6 s, rounded up to 2 s. The MLPs are launch-bound:
+#   0.3 ms per step (938 steps for MNIST, 704 for CIFAR-10's 45,000 images).
+# - GPU, template pipeline (input-bound): its per-image work (PIL, ToTensor) on one CPU core, as measured
+#   for the CPU runs below, with the GPU's arithmetic hidden behind it.
+# - CPU: `make bench` with OMP_NUM_THREADS=1 here (MNIST MLP 7.3 s template, 1.9 s resident), rounded up
+#   for an older node CPU; the CNN from 35.6 s on 2 threads.
+EPOCH_SECONDS = {("mnist", "mlp", "cuda", "template"): 11.0, ("mnist", "mlp", "cuda", "resident"): 0.5,
                  ("mnist", "mlp", "cpu", "template"): 12.0, ("mnist", "mlp", "cpu", "resident"): 3.0,
-                 ("cifar10", "cnn", "cuda", "template"): 9.0, ("cifar10", "cnn", "cuda", "resident"): 9.0,
+                 ("cifar10", "cnn", "cuda", "template"): 9.0, ("cifar10", "cnn", "cuda", "resident"): 2.0,
                  ("cifar10", "cnn", "cpu", "template"): 90.0, ("cifar10", "cnn", "cpu", "resident"): 80.0,
-                 ("cifar10", "mlp", "cuda", "template"): 9.0, ("cifar10", "mlp", "cuda", "resident"): 9.0,
+                 ("cifar10", "mlp", "cuda", "template"): 9.0, ("cifar10", "mlp", "cuda", "resident"): 0.5,
                  ("cifar10", "mlp", "cpu", "template"): 12.0, ("cifar10", "mlp", "cpu", "resident"): 4.0}
 FULL_TRAIN_SIZE = {"mnist": 60000, "cifar10": 50000}
 
 
-def estimated_epoch_seconds(config: RunConfig) -> float:
-    """Estimated seconds of one epoch of the run on a course GPU node (scaled down for subsets)."""
-    train_size = config.train_subset or FULL_TRAIN_SIZE[config.dataset] - config.val_size
-    per_epoch = EPOCH_SECONDS[config.dataset, config.model, config.device, config.pipeline]
-    return per_epoch * train_size / FULL_TRAIN_SIZE[config.dataset]
+def train_size(config: RunConfig) -> int:
+    """The number of training images of a run (its subset, or the training set less the validation split)."""
+    return config.train_subset or FULL_TRAIN_SIZE[config.dataset] - config.val_size
+
+
+def kind(config: RunConfig) -> tuple[str, str, str, str]:
+    """Runs of one kind take the same time per training image: dataset, model, device, pipeline."""
+    return config.dataset, config.model, config.device, config.pipeline
+
+
+def built_in_epoch_seconds(config: RunConfig) -> float:
+    """The built-in estimate of one epoch of the run on a course GPU node (scaled down for subsets)."""
+    return EPOCH_SECONDS[kind(config)] * train_size(config) / FULL_TRAIN_SIZE[config.dataset]
 
 
 @dataclass(frozen=True)
@@ -41,15 +61,26 @@ class RunState:
     run: PlannedRun
     state: str
     epochs_done: int = 0
-    seconds_per_epoch: float | None = None  # measured (training and evaluation), where known
+    seconds_per_epoch: float | None = None  # measured on this run (training and evaluation), where known
+    estimate: float | None = None           # per epoch from other runs of its kind, where there are any
+    holder: dict = field(default_factory=dict)  # who trains it (a running run)
+
+    @property
+    def config(self) -> RunConfig | None:
+        """The run's config, or for a waiting run its sweep's (same data and epochs)."""
+        return self.run.config or self.run.like
+
+    @property
+    def per_epoch(self) -> float:
+        """Seconds per epoch: measured on the run, else on runs of its kind, else built in."""
+        return self.seconds_per_epoch or self.estimate or built_in_epoch_seconds(self.config)
 
     @property
     def remaining_seconds(self) -> float:
-        """Estimated seconds still to train on a course GPU node (a waiting run: like its sweep's runs)."""
-        config = self.run.config or self.run.like
-        if self.state == "stored" or config is None:
+        """Estimated seconds still to train (0 for a stored run)."""
+        if self.state == "stored" or self.config is None:
             return 0.0
-        return (config.epochs - self.epochs_done) * (self.seconds_per_epoch or estimated_epoch_seconds(config))
+        return (self.config.epochs - self.epochs_done) * self.per_epoch
 
 
 def run_states(profile: str, overrides: dict | None = None, data_root=None) -> list[RunState]:
@@ -65,43 +96,68 @@ def run_states(profile: str, overrides: dict | None = None, data_root=None) -> l
         if record is not None:
             states.append(RunState(planned, "stored", len(record["records"]), _per_epoch(record["records"])))
         elif files.is_locked():
-            states.append(RunState(planned, "running"))
+            states.append(RunState(planned, "running", holder=files.holder()))
         else:
             checkpoint = files.load_checkpoint()
             records = checkpoint["records"] if checkpoint else []
             states.append(RunState(planned, "partial" if records else "missing", len(records), _per_epoch(records)))
-    return states
+    return with_estimates(states)
 
 
 def _per_epoch(records: list[dict]) -> float | None:
-    if not records:
-        return None
-    return statistics.median(r["train_time"] + r["eval_time"] for r in records)
+    """The median time of the epochs that no other run shared the device with (all epochs if none)."""
+    alone = [r for r in records if not (r.get("conditions") or {}).get("sharing")] or records
+    return statistics.median(r["train_time"] + r["eval_time"] for r in alone) if alone else None
 
 
-def status_table(states: list[RunState]) -> str:
-    """The plan as a text table: run, chapters, state, time per epoch, what is still to do."""
-    rows = [("run", "chapters", "state", "per epoch", "to do (course GPU)")]
+def with_estimates(states: list[RunState]) -> list[RunState]:
+    """The states with per-epoch estimates from the measured runs of the same kind (per training image)."""
+    per_image: dict[tuple, list[float]] = {}
+    for s in states:
+        if s.seconds_per_epoch and s.run.config is not None:
+            per_image.setdefault(kind(s.run.config), []).append(s.seconds_per_epoch / train_size(s.run.config))
+    rates = {k: statistics.median(v) for k, v in per_image.items()}
+    return [RunState(s.run, s.state, s.epochs_done, s.seconds_per_epoch,
+                     rates[kind(s.config)] * train_size(s.config) if s.config and kind(s.config) in rates else None,
+                     s.holder)
+            for s in states]
+
+
+def status_table(states: list[RunState], queue: list | None = None) -> str:
+    """The plan as a text table (run, chapters, state, time per epoch, what is still to do), and the workers."""
+    rows = [("run", "chapters", "state", "per epoch", "to do")]
     for s in states:
         epochs = s.run.config.epochs if s.run.config else None
-        if s.state == "partial":
-            state = f"partial at epoch {s.epochs_done}/{epochs}"
-        elif s.state == "stored":
-            state = f"stored ({s.epochs_done} epochs)"
-        elif s.state == "waiting":
-            state = f"waiting for the choice among {len(s.run.waits_on)} run(s)"
-        else:
-            state = s.state
+        state = {"partial": f"partial at epoch {s.epochs_done}/{epochs}", "stored": f"stored ({s.epochs_done} epochs)",
+                 "waiting": f"waiting for the choice among {len(s.run.waits_on)} run(s)",
+                 "running": f"running ({describe_holder(s.holder)})" if s.holder else "running"}.get(s.state, s.state)
+        per_epoch = (f"{s.seconds_per_epoch:.2f} s" if s.seconds_per_epoch else f"~{s.per_epoch:.2f} s"
+                     + ("" if s.estimate else "*"))
         todo = "-" if s.state == "stored" else "~" + format_time(s.remaining_seconds)
-        rows.append((s.run.slot, ",".join(s.run.exercises), state,
-                     f"{s.seconds_per_epoch:.2f} s" if s.seconds_per_epoch else "-", todo))
+        rows.append((s.run.slot, ",".join(s.run.exercises), state, per_epoch, todo))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     left = [s for s in states if s.state != "stored"]
+    built_in = [s for s in left if not (s.seconds_per_epoch or s.estimate)]
     lines.append(f"\n{len(states) - len(left)} of {len(states)} runs stored; {len(left)} to do, about "
-                 f"{format_time(sum(s.remaining_seconds for s in left))} of training on a course GPU"
+                 f"{format_time(sum(s.remaining_seconds for s in left))} of training"
                  + ("." if left else ". Everything is stored: make pdf renders without training."))
+    if left:
+        lines.append("Times are measured where this run or stored runs of its kind have epochs"
+                     + (f"; * marks the built-in figures for a course GPU node ({len(built_in)} run(s))."
+                        if built_in else "."))
+    if queue is not None:
+        lines.append(workers_line(queue))
     return "\n".join(lines)
+
+
+def workers_line(queue: list) -> str:
+    """The workers in SLURM's queue (from squeue), one phrase each, and the runs the running ones hold."""
+    if not queue:
+        return "Workers in SLURM's queue: none."
+    return f"Workers in SLURM's queue: {len(queue)}: " + "; ".join(
+        f"{job.job_id} {job.state.lower()}" + (f" on {job.reason}" if job.state == "RUNNING" else f" ({job.reason})")
+        for job in queue) + "."
 
 
 def check_trainable_here(profile: str, overrides: dict | None = None, data_root=None) -> None:

@@ -1,4 +1,4 @@
-"""The training loop: one timed loop for every experiment, any model, any torch.optim optimizer.
+"""The training loop: one timed loop for every experiment, any model, any torch.optim optimizer (by name).
 
 `train(...)` runs epochs and returns one record per epoch; `evaluate(...)` measures a split. What
 is trained, where the result is stored and how a run resumes is `helpers.experiment`'s business:
@@ -6,6 +6,7 @@ the loop only calls `on_epoch_end(records)` after each complete epoch (where the
 """
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 import time
@@ -14,6 +15,50 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
+
+from .errors import UserError
+
+
+# Optimizers that step without a closure and on dense gradients: every other torch.optim class.
+_UNSUITED = {"lbfgs": "needs a closure that re-evaluates the loss", "sparseadam": "needs sparse gradients"}
+
+
+def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+    """Return the torch.optim class of that name (any case); unknown or unsuited names are a UserError."""
+    known = {cls.__name__.lower(): cls for cls in vars(torch.optim).values()
+             if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer}
+    key = name.lower()
+    if key in _UNSUITED:
+        raise UserError(f"optimizer {name!r} is not supported here: it {_UNSUITED[key]}")
+    if key not in known:
+        usable = sorted(cls.__name__ for k, cls in known.items() if k not in _UNSUITED)
+        raise UserError(f"unknown optimizer {name!r}; torch.optim offers: {', '.join(usable)}")
+    return known[key]
+
+
+def make_optimizer(name: str, parameters, lr: float, device: torch.device,
+                   foreach: bool | None = None) -> torch.optim.Optimizer:
+    """The named torch.optim optimizer; on CUDA with its multi-tensor (foreach) update where torch has one.
+
+    foreach computes the same update as the per-parameter loop in fewer, larger kernels: torch 2 picks it
+    by itself on CUDA, torch 1.13 only when asked. The CPU keeps torch's default (the loop). `foreach`
+    True or False asks for one of the two explicitly (to measure the difference); None is the choice above.
+    """
+    cls = optimizer_class(name)
+    if foreach is None:
+        foreach = True if device.type == "cuda" else None
+    usable = foreach is not None and "foreach" in inspect.signature(cls.__init__).parameters
+    return cls(parameters, lr=lr, **({"foreach": foreach} if usable else {}))
+
+
+def exact_float32(device: torch.device, tf32: bool = False) -> None:
+    """Compute in true fp32 on this device: no TF32 in cuDNN convolutions or matmuls (Ampere and newer
+    use it by default in some torch versions), so that CPU and GPU agree up to rounding. tf32=True
+    allows TF32 instead, only to measure what exact fp32 costs (helpers.calibrate)."""
+    if device.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
 
 
 def synchronize(device: torch.device) -> None:
@@ -73,17 +118,20 @@ def train_one_epoch(model, optimizer, batches, device: torch.device) -> tuple[fl
 def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_batches, eval_batches: dict,
           epochs: int, device: torch.device, records: list[dict] | None = None,
           on_epoch_end: Callable[[list[dict]], None] | None = None, progress: bool = True,
-          desc: str = "") -> tuple[list[dict], str]:
+          desc: str = "", conditions: Callable[[], dict] | None = None) -> tuple[list[dict], str]:
     """Train until `epochs` epochs are recorded; return the per-epoch records and the status.
 
     `records` holds the epochs a resumed run already completed (training continues after the last);
     the status is "completed", or "diverged" when the training loss became non-finite (training
     stops there). Evaluation on each of `eval_batches` ({"test": ..., "val": ...}) is timed apart.
+    `conditions()` says what else used the machine (e.g. {"sharing": 0, "load": 1.1}); asked before and
+    after each epoch, it is recorded with the epoch's times (the larger sharing count of the two).
     """
     records = list(records or [])
     cumulative = records[-1]["cumulative_train_time"] if records else 0.0
     bar = progress_bar(range(len(records) + 1, epochs + 1), desc, progress, initial=len(records), total=epochs)
     for epoch in bar:
+        before = conditions() if conditions else None
         train_loss, train_accuracy, train_time = train_one_epoch(model, optimizer, train_batches, device)
         cumulative += train_time
         start = time.perf_counter()
@@ -93,6 +141,9 @@ def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_batche
             record.update({f"{split}_loss": finite_or_none(loss), f"{split}_accuracy": accuracy})
         synchronize(device)
         record.update(train_time=train_time, eval_time=time.perf_counter() - start, cumulative_train_time=cumulative)
+        if conditions:
+            after = conditions()
+            record["conditions"] = {**after, "sharing": max(before.get("sharing", 0), after.get("sharing", 0))}
         records.append(record)
         bar.set_postfix(loss=f"{train_loss:.4f}", test_acc=f"{record.get('test_accuracy', float('nan')):.4f}",
                         train_s=f"{train_time:.2f}")

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Start a single-node SLURM on this Debian machine, configured like the course's partition, for the tests:
-# partition exercise-eml (MaxTime=30:00), one node with every core, its memory and a `gpu` GRES backed by
-# a dummy device file (so that --gres=gpu:1 is accepted; the code then finds no CUDA). Needs root.
+# partition exercise-eml (MaxTime=30:00), one node with every core, its memory and four `gpu` GRES backed
+# by dummy device files (so that --gres=gpu:1 is accepted by several tasks at once, as on a course node with
+# its 8 GPUs; the code then finds no CUDA). Needs root.
 #   bash slurm/start-local-slurm.sh          install (apt) if needed, configure, start; idempotent
 # Stop it with: pkill slurmctld; pkill slurmd
 set -euo pipefail
@@ -27,7 +28,8 @@ host=$(hostname -s)
 cpus=$(nproc)
 memory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))   # MB, leaving 1 GB to the system
 install -d /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
-[ -e /dev/eml-fake-gpu0 ] || touch /dev/eml-fake-gpu0  # stands in for /dev/nvidia0: no CUDA behind it
+for i in 0 1 2 3; do [ -e /dev/eml-fake-gpu$i ] || touch /dev/eml-fake-gpu$i; done  # /dev/nvidiaN: no CUDA behind
+old_conf=$(cat /etc/slurm/slurm.conf /etc/slurm/gres.conf 2>/dev/null || true)
 cat > /etc/slurm/slurm.conf <<CONF
 ClusterName=eml-local
 SlurmctldHost=${host}
@@ -50,12 +52,16 @@ JobRequeue=1
 MinJobAge=300
 SchedulerParameters=sched_interval=2
 MessageTimeout=30
-NodeName=${host} CPUs=${cpus} RealMemory=${memory} Gres=gpu:1 State=UNKNOWN
+NodeName=${host} CPUs=${cpus} RealMemory=${memory} Gres=gpu:4 State=UNKNOWN
 PartitionName=exercise-eml Nodes=${host} Default=YES MaxTime=30:00 State=UP
 CONF
 cat > /etc/slurm/gres.conf <<CONF
-NodeName=${host} Name=gpu File=/dev/eml-fake-gpu0
+NodeName=${host} Name=gpu File=/dev/eml-fake-gpu[0-3]
 CONF
+if [ "$old_conf" != "$(cat /etc/slurm/slurm.conf /etc/slurm/gres.conf)" ]; then  # changed: restart the daemons
+  pkill -x slurmd || true; pkill -x slurmctld || true
+  for _ in $(seq 30); do pgrep -x slurmd >/dev/null || pgrep -x slurmctld >/dev/null || break; sleep 1; done
+fi
 
 pgrep -x slurmctld >/dev/null || slurmctld
 pgrep -x slurmd >/dev/null || slurmd

@@ -1,9 +1,12 @@
 """Shared fixtures: synthetic datasets in the official on-disk formats, real copies where present."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,31 @@ def group_file(tmp_path) -> Path:
     path.write_text("members:\n  - name: Jürgen Groß\n    student_id: 4242\n  - name: Ada O'Neil & Co\n"
                     "willing_to_present:\n  3.1: yes\n  3.2: no\n  '3.3': yes\n  '3.4': yes\n", encoding="utf-8")
     return path
+
+
+def copy_repo(root: Path) -> Path:
+    """Copy the repository's files (tracked and new, not ignored) into root, as a fresh clone would have them."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / name)
+    return root
+
+
+def make(repo: Path, *args: str, overrides: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run `make ARGS` in a copy of the repository with this Python, as a user types it (its own results/)."""
+    extra = [f"OVERRIDES={json.dumps(overrides)}"] if overrides else []
+    env = {k: v for k, v in os.environ.items() if k != "EML_RESULTS_ROOT"}
+    return subprocess.run(["make", "--no-print-directory", *args, *extra, f"PY={sys.executable}"], cwd=repo,
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def wait_until(condition, timeout: float, what: str, interval: float = 0.1):
+    """Wait for an event (a file appearing, a line in a log) instead of sleeping a guessed time; return its value."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"{what}: not seen within {timeout} s"
+        time.sleep(interval)
+    return value

@@ -1,11 +1,13 @@
 """The run plan, its states and tasks, and the cluster's limits (without a SLURM: see test_slurm.py)."""
+import json
+import os
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from helpers import cluster, jobs, status
+from helpers import cluster, status, workers
 from helpers.errors import UserError
 from helpers.experiment import RunConfig, run, run_files
 from helpers.plan import PlannedRun, planned_runs
@@ -49,21 +51,45 @@ def test_waiting_seeds_resolve_once_the_sweep_is_stored(tmp_path, monkeypatch):
     after = planned_runs("smoke", overrides, synthetic_root)
     [resolved] = [p for p in after if p.answers_to(waiting.slot)]
     assert resolved.config is not None and resolved.config.seed == 2 and resolved.slot == resolved.config.stem
-    assert resolved.config.lr in s.lrs and not any(p.waiting for p in after)
+    # The rate validation chose, by hand: best mean validation accuracy of the last 3 epochs, the smaller on a tie.
+    sweep = [run(before[slot].config, s.data_root, s.results_dir, train_missing=False) for slot in waiting.waits_on]
+    scores = {h.config.lr: sum(h.column("val_accuracy")[-3:]) / len(h.column("val_accuracy")[-3:]) for h in sweep
+              if h.status == "completed"}
+    chosen = min(lr for lr, score in scores.items() if score == max(scores.values()))
+    assert resolved.config.lr == chosen and not any(p.waiting for p in after)
 
 
-def state(slot, exercise, seconds, epochs=1):
-    config = RunConfig("cifar10", "cnn", epochs=epochs)
-    return status.RunState(PlannedRun(slot, (exercise,), config), "missing", 0, seconds / epochs)
+def state(slot, exercise, status_name="missing", per_epoch=None, **config):
+    run_config = RunConfig("cifar10", "cnn", **{"pipeline": "resident", **config})
+    return status.RunState(PlannedRun(slot, (exercise,), run_config), status_name, 0, per_epoch)
 
 
-def test_tasks_fit_the_limit_and_keep_3_2_on_one_machine():
-    states = [state("a", "3.2", 400), state("b", "3.2", 400), state("c", "3.2", 400), state("d", "3.3", 300),
-              state("e", "3.3", 300), state("f", "3.4", 1500), state("g", "3.4", 10)]
-    tasks = jobs.pack_tasks(states, time_limit=1800)   # budget 0.6 * 1800 - 30 = 1050 s
-    assert [t.slots for t in tasks] == [("a", "b", "c"), ("d", "e"), ("f",), ("g",)]
-    assert all(t.seconds <= 0.6 * 1800 for t in tasks if "a" not in t.slots and "f" not in t.slots)
-    assert tasks[2].name == "f" and tasks[0].name == "a-and-2-more"
+def test_work_units_keep_3_2_whole_and_take_partial_runs_first():
+    states = [state("a", "3.2"), state("b", "3.2", "stored"), state("c", "3.3", "stored"), state("d", "3.3"),
+              state("e", "3.4", "partial", 2.0), state("f", "3.4", "running")]
+    units = workers.open_units(states)
+    assert [[r.run.slot for r in u.runs] for u in units] == [["e"], ["a", "b"], ["d"], ["f"]]
+    assert [[r.run.slot for r in u.open] for u in units] == [["e"], ["a"], ["d"], ["f"]]  # b is stored
+    assert units[1].name == "3.2's 2 runs" and units[0].partial and units[3].running
+    assert workers.open_units([state("b", "3.2", "stored")]) == []
+    cuda = [state("g", "3.2", device="cuda"), state("h", "3.2", device="cpu")]
+    assert "needs CUDA" in workers.why_not_here(workers.Unit(tuple(cuda)), cuda_available=False)
+    assert workers.why_not_here(workers.Unit(tuple(cuda)), cuda_available=True) is None
+
+
+def test_estimates_come_from_measured_runs_of_the_same_kind_per_training_image():
+    measured = state("m", "3.3", "stored", 9.0, val_size=5000)           # 45,000 training images: 0.2 ms each
+    same_kind = state("s", "3.4", train_subset=4500)                     # a tenth of the images
+    other_kind = state("o", "3.4", pipeline="template")
+    partial = state("p", "3.4", "partial", 3.0, device="cuda")           # its own epochs count first
+    estimated = {s.run.slot: s for s in status.with_estimates([measured, same_kind, other_kind, partial])}
+    assert estimated["s"].per_epoch == pytest.approx(0.9) and estimated["s"].remaining_seconds == pytest.approx(27)
+    assert estimated["o"].estimate is None
+    assert estimated["o"].per_epoch == status.EPOCH_SECONDS["cifar10", "cnn", "cpu", "template"]  # all 50,000 images
+    assert estimated["p"].per_epoch == 3.0 and estimated["m"].remaining_seconds == 0
+    table = status.status_table(list(estimated.values()), queue=[])
+    assert "~0.90 s " in table and "~90.00 s*" in table and "built-in figures" in table
+    assert "Workers in SLURM's queue: none." in table
 
 
 def test_status_shows_partial_runs_and_what_is_left(tmp_path, monkeypatch):
@@ -94,6 +120,30 @@ def test_pdf_under_full_stops_before_running_anything_when_gpu_runs_are_missing(
     assert not (tmp_path / "b").exists()
 
 
+def test_pdf_under_full_refuses_a_run_that_another_process_trains(synthetic_root, tmp_path):
+    overrides = {"devices": ["cpu"], "device": "cpu", "optimizers": ["SGD"], "lrs": [0.1], "seeds": 1}
+    env = {**os.environ, "EML_RESULTS_ROOT": str(tmp_path / "results")}
+    hold = ("import json, sys; from helpers.plan import planned_runs; from helpers.experiment import run_files; "
+            "from helpers.profiles import chapter_settings; o = json.loads(sys.argv[1]); "
+            "s = chapter_settings('full', o, sys.argv[2])['3.2']; first = planned_runs('full', o, sys.argv[2])[0]; "
+            "files = run_files(first.config, s.data_root, s.results_dir, False)\n"
+            "with files.locked({'worker': 'elsewhere', 'host': 'node7'}):\n"
+            "    print(first.slot, flush=True); sys.stdin.read()")
+    holder = subprocess.Popen([sys.executable, "-c", hold, json.dumps(overrides), str(synthetic_root)], cwd=REPO,
+                              env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        slot = holder.stdout.readline().strip()
+        result = subprocess.run([sys.executable, "-m", "helpers.report", "pdf", "--profile", "full", "--data-root",
+                                 str(synthetic_root), "--overrides", json.dumps(overrides), "--build-root",
+                                 str(tmp_path / "b")], cwd=REPO, capture_output=True, text=True, env=env)
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    assert slot and result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{slot} (being trained by another process right now)" in result.stderr, result.stderr
+    assert "Nothing was executed" in result.stderr and not (tmp_path / "b").exists()
+
+
 @pytest.mark.parametrize("text, seconds", [("30", 1800), ("30:00", 1800), ("1:30:00", 5400), ("2-00", 172800),
                                            ("1-02:03", 93780), ("0-00:30:00", 1800)])
 def test_slurm_times(text, seconds):
@@ -110,6 +160,25 @@ def test_resources_beyond_the_partition_are_refused(monkeypatch):
         cluster.check_resources(cluster.JobResources(cpus=8))
     with pytest.raises(UserError, match="not a SLURM time"):
         cluster.check_resources(cluster.JobResources(time="half an hour"))
+    with pytest.raises(UserError, match=r"TIME=2:00 is too short: a task needs more than 120 s"):
+        cluster.check_resources(cluster.JobResources(time="2:00"))
+    for limits in ({"cpus": 0}, {"max_parallel": 0}, {"gpus": -1}):
+        with pytest.raises(UserError, match="CPUS and MAX_PARALLEL must be at least 1 and GPUS at least 0"):
+            cluster.check_resources(cluster.JobResources(**limits))
+    monkeypatch.setattr(cluster, "partition_limits", lambda name: {"MaxTime": "UNLIMITED", "State": "DRAIN"})
+    with pytest.raises(UserError, match="partition exercise-eml is DRAIN, not UP: nothing submitted"):
+        cluster.check_resources(cluster.JobResources(time="2-00"))
+
+
+def test_without_slurm_sbatch_says_so_and_status_still_works(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path), "EML_RESULTS_ROOT": str(tmp_path / "results")}  # no SLURM commands
+    submit = subprocess.run([sys.executable, "-m", "helpers.jobs", "submit", "--profile", "smoke"], cwd=REPO,
+                            capture_output=True, text=True, env=env)
+    assert submit.returncode == 2 and "Traceback" not in submit.stderr
+    assert "scontrol not found: this machine is not a SLURM login node. Train with `make results`" in submit.stderr
+    status = subprocess.run([sys.executable, "-m", "helpers.jobs", "status", "--profile", "smoke"], cwd=REPO,
+                            capture_output=True, text=True, env=env)
+    assert status.returncode == 0 and "runs stored" in status.stdout and "Workers in SLURM" not in status.stdout
 
 
 def test_bad_overrides_on_the_command_line_are_one_message():

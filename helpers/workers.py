@@ -1,0 +1,216 @@
+"""Workers: each takes the next run of the plan that nobody has stored or is training, trains it, and goes on.
+
+The plan (helpers.plan) says which runs the report needs; the store's per-run locks (helpers.results)
+decide who trains what, so any number of workers on any machines share one results folder without a
+schedule: fast machines simply take more runs. A worker trains partial runs first (resuming their
+checkpoints), keeps 3.2's runs together (both sides of its CPU/GPU comparison on one machine), waits
+for the extra seeds of a chosen rate while the sweep they depend on is trained elsewhere, and never
+starts a run it cannot do (a CUDA run without CUDA): it says so once and leaves it to a worker that can.
+
+The same `Worker` runs on the cluster (a task of `make sbatch`'s job array) and on one machine
+(`make results WORKERS=N`, through submitit's local executor); helpers.jobs starts them. It is a submitit
+`Checkpointable`: near its time limit SLURM signals it, submitit requeues it, and it starts again after
+the last complete epoch of its run.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import signal
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass
+
+import submitit
+
+from .results import RunInProgress
+from .status import RunState, run_states
+
+POLL_SECONDS = 5.0  # how often a worker with nothing to do looks at the store again
+
+
+# ---------------------------------------------------------------------------------------------
+# Units of work: 3.2's runs together, every other run alone
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Unit:
+    """Runs that one worker trains together, and where they stand."""
+    runs: tuple[RunState, ...]
+
+    @property
+    def name(self) -> str:
+        return self.runs[0].run.slot if len(self.runs) == 1 else f"3.2's {len(self.runs)} runs"
+
+    @property
+    def open(self) -> tuple[RunState, ...]:
+        """Its runs that are not stored yet."""
+        return tuple(r for r in self.runs if r.state != "stored")
+
+    @property
+    def partial(self) -> bool:
+        return any(r.state == "partial" for r in self.runs)
+
+    @property
+    def running(self) -> bool:
+        return any(r.state == "running" for r in self.runs)
+
+    @property
+    def waiting(self) -> bool:
+        return any(r.state == "waiting" for r in self.runs)
+
+
+def work_units(states: list[RunState]) -> list[Unit]:
+    """Group the plan's runs into units, in plan order: 3.2's runs one unit, every other run its own."""
+    chapter = tuple(s for s in states if "3.2" in s.run.exercises)
+    others = [Unit((s,)) for s in states if "3.2" not in s.run.exercises]
+    return ([Unit(chapter)] if chapter else []) + others
+
+
+def open_units(states: list[RunState]) -> list[Unit]:
+    """The units with a run that is not stored: partial ones first, then in plan order."""
+    units = [u for u in work_units(states) if u.open]
+    return sorted(units, key=lambda u: not u.partial)  # stable: plan order within each group
+
+
+def why_not_here(unit: Unit, cuda_available: bool) -> str | None:
+    """Why this machine cannot train the unit (None if it can)."""
+    if not cuda_available and any(r.run.config and r.run.config.device == "cuda" for r in unit.open):
+        return (f"needs CUDA, and this machine has none (CUDA_VISIBLE_DEVICES="
+                f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}): left for a worker with a GPU")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# One worker
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class WorkReport:
+    """What a worker did: the runs it trained, those it left (and why), those that failed in it."""
+    trained: list[str]
+    left: dict[str, str]
+    failed: dict[str, str]
+
+
+def work(profile: str, overrides: dict | None, data_root, name: str, poll_seconds: float = POLL_SECONDS,
+         log=print, launch: dict | None = None) -> WorkReport:
+    """Train runs of the plan, one unit at a time, until no run is left that this worker can do.
+
+    `launch` says how the worker was started (command, resources); every run it trains records it.
+    """
+    import torch
+    from .profiles import chapter_settings
+    s = chapter_settings(profile, overrides, data_root)["3.2"]
+    cuda = torch.cuda.is_available()
+    holder = {"worker": name, **({"job": os.environ["SLURM_JOB_ID"]} if os.environ.get("SLURM_JOB_ID") else {})}
+    trained, failed, said = [], {}, set()
+    while True:
+        units = [u for u in open_units(run_states(profile, overrides, data_root)) if u.name not in failed]
+        for unit in (u for u in units if not u.waiting and not u.running):
+            reason = why_not_here(unit, cuda)
+            if reason:
+                if unit.name not in said:
+                    log(f"{unit.name}: {reason}")
+                    said.add(unit.name)
+                continue
+            try:
+                trained += train_unit(unit, s, holder, log, {"worker": name, "launch": launch or {}})
+            except RunInProgress:  # another worker claimed it a moment ago: look at the plan again
+                pass
+            except Exception as err:  # noqa: BLE001 — one unit's failure must not stop the others
+                failed[unit.name] = f"{type(err).__name__}: {err}"
+                log(f"{unit.name}: FAILED in this worker, left for another one\n{traceback.format_exc()}")
+            break
+        else:
+            if any(u.running for u in units):  # others train what is left, or what the waiting runs wait on
+                time.sleep(poll_seconds)
+                continue
+            left = {u.name: why_not_here(u, cuda) or "waits on runs that no worker here can train" for u in units}
+            return WorkReport(trained, left, failed)
+
+
+def train_unit(unit: Unit, s, holder: dict, log, about: dict) -> list[str]:
+    """Claim every open run of the unit (RunInProgress if another process holds one), train them; return
+    the stems of the runs trained."""
+    from .experiment import lock_holder, resolve_device, run_files, train_claimed
+    trained = []
+    with contextlib.ExitStack() as claims:
+        runs = [(r.run.config, run_files(r.run.config, s.data_root, s.results_dir, download_missing=False))
+                for r in unit.open]
+        for config, files in runs:
+            claims.enter_context(files.locked(lock_holder(config, resolve_device(config.device), **holder)))
+        for config, files in runs:
+            if files.load_result() is not None:  # stored by another worker just before we claimed it
+                continue
+            log(f"{config.stem}: training {config.label}")
+            history = train_claimed(config, files, s.data_root, about=about)
+            log(f"{config.stem}: {history.status}, {len(history.records)} epochs, test accuracy "
+                f"{history.records[-1]['test_accuracy']:.4f}"
+                + (f", resumed after epoch {history.resumes[-1]['after_epoch']}" if history.resumes else ""))
+            trained.append(config.stem)
+    return trained
+
+
+class Worker(submitit.helpers.Checkpointable):
+    """One worker as a submitit job: `Worker(profile, overrides, data_root)()` trains until nothing is left.
+
+    Its only state is its arguments: what it has done is in the store, so a requeued worker simply starts again.
+    """
+
+    def __init__(self, profile: str, overrides: dict | None = None, data_root: str | None = None,
+                 threads: int | None = None, index: int = 0, poll_seconds: float = POLL_SECONDS,
+                 launch: dict | None = None):
+        self.profile, self.overrides, self.data_root = profile, overrides or {}, data_root
+        self.threads, self.index, self.poll_seconds, self.launch = threads, index, poll_seconds, launch or {}
+
+    @property
+    def name(self) -> str:
+        """The array task on a cluster ("4711_2"; a job of one worker is no array: "4711"), else "local N"."""
+        if os.environ.get("SLURM_ARRAY_JOB_ID"):
+            return f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID', '0')}"
+        return os.environ.get("SLURM_JOB_ID") or f"local {self.index}"
+
+    def __call__(self) -> dict:
+        import torch
+        # scancel (and a node going down) sends SIGTERM, then SIGKILL after a grace time: stop at once, the
+        # run keeps its last complete epoch. (submitit would let the run go on until the SIGKILL.)
+        signal.signal(signal.SIGTERM, _stop)
+        threads = int(os.environ.get("SLURM_CPUS_PER_TASK") or 0) or self.threads
+        if threads:
+            torch.set_num_threads(threads)
+        print(log_header(self.name), flush=True)
+        report = work(self.profile, self.overrides, self.data_root, self.name, self.poll_seconds,
+                      log=lambda line: print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True), launch=self.launch)
+        print(f"worker {self.name}: trained {len(report.trained)} run(s)"
+              + "".join(f"\n  left {slot}: {why}" for slot, why in report.left.items())
+              + "".join(f"\n  failed {slot}: {why}" for slot, why in report.failed.items()), flush=True)
+        if report.failed or report.left:
+            raise SystemExit(1)  # the task's exit status says that it did not finish the plan
+        return {"trained": report.trained}
+
+
+def _stop(signum, frame):
+    print(f"[{time.strftime('%H:%M:%S')}] stopped by SIGTERM (scancel): a run cut off resumes after its last "
+          "complete epoch", flush=True)
+    raise SystemExit(128 + signum)
+
+
+def log_header(name: str) -> str:
+    """The first lines of a worker's log: where it runs, with which GPU, CPU, threads and library versions."""
+    from .environment import describe_environment
+    env = describe_environment()
+    slurm = env.get("slurm", {})
+    where = (f"job {slurm.get('job', '?')} (restart {slurm.get('restarts', 0)}), partition "
+             f"{slurm.get('partition', '?')}, {slurm.get('cpus_per_task', '?')} CPU(s)" if slurm else "no SLURM")
+    try:
+        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=30).stdout.strip() or "none"
+    except (OSError, subprocess.SubprocessError):
+        gpu = "nvidia-smi: not available on this node"
+    return (f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} worker {name} on {platform.node()}: {where}\n"
+            f"GPU: {gpu}\nCPU: {env['cpu_model']}, {env['cpu_threads']} torch thread(s); Python {env['python']}, "
+            f"torch {env['torch']} (CUDA {env['cuda_version']}), torchvision {env['torchvision']}, numpy {env['numpy']}")
+
