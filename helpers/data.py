@@ -19,6 +19,7 @@ import numpy as np
 import torchvision
 
 from .errors import UserError
+from .fetch import fetch
 from .synthetic import MARKER as SYNTHETIC_MARKER
 
 DATA_ROOT_ENV = "EML_DATA_ROOT"
@@ -93,14 +94,16 @@ def _how_to_get(name: str, root: Path) -> str:
 
 
 def download(name: str, root: str | Path) -> None:
-    """Download a dataset into root with torchvision (official files and checksums)."""
-    root = Path(root)
-    cls = {"mnist": torchvision.datasets.MNIST, "cifar10": torchvision.datasets.CIFAR10}[name]
-    try:
-        cls(str(root), train=True, download=True)
-    except Exception as err:  # any network or archive failure: one clear message
-        raise UserError(f"{name}: download into {root} failed ({type(err).__name__}: {err}). "
-                        + _how_to_get(name, root)) from None
+    """Download a dataset into root with torchvision (official files and md5s), printing one line of progress."""
+    fetch(name, Path(root), _how_to_get(name, Path(root)))
+
+
+def ensure_datasets(names, data_root: str | Path | None = None) -> list[DatasetFiles]:
+    """Return the files of each dataset under the data root, downloading those that are missing (one line each).
+
+    Without internet a missing dataset is one UserError saying where to put it, or to run `make data`.
+    """
+    return [locate(name, data_root, download_missing=True) for name in names]
 
 
 def locate(name: str, data_root: str | Path | None = None, download_missing: bool = True) -> DatasetFiles:

@@ -1,9 +1,10 @@
 """Render a notebook as a PDF without TeX: cells and outputs as Markdown, Typst by pandoc, PDF by Typst.
 
 Both tools come as PyPI wheels (pypandoc-binary ships pandoc; typst the compiler and its fonts), so
-the PDF builds on any machine with pip alone. nbconvert knows the exporter by the name "eml_pdf":
+the PDF builds on any machine with pip alone. nbconvert knows the exporter by the name "PDF_Typst", which is
+also its entry in JupyterLab's File > Save and Export Notebook As:
 
-    jupyter nbconvert --to eml_pdf notebook.ipynb
+    jupyter nbconvert --to PDF_Typst notebook.ipynb
 
 What is shown: Markdown cells; the input of code cells tagged "show"; outputs as Markdown (generated
 prose and tables), LaTeX maths, figures (SVG preferred), stdout and plain text. Warnings and progress
@@ -168,8 +169,10 @@ def render_pdf(nb, target: Path) -> Path:
 
 
 class TypstPDFExporter(Exporter):
-    """nbconvert's "eml_pdf": a notebook as a PDF in the hand-in's style, through pandoc and Typst (no TeX)."""
+    """nbconvert's "PDF_Typst": a notebook as a PDF in the hand-in's style, through pandoc and Typst (no TeX)."""
 
+    # The label of the classic Notebook's (nbclassic) menu. JupyterLab ignores it and shows the name the
+    # exporter is registered by in pyproject.toml ("PDF_Typst"), its first letter upper-cased.
     export_from_notebook = "PDF (Typst, no TeX)"
     output_mimetype = "application/pdf"
 

@@ -1,9 +1,9 @@
-"""`make data`: download MNIST and CIFAR-10 into the data root (official files and checksums)."""
+"""`make data`: download MNIST and CIFAR-10 into the data root (official files and checksums), one line each."""
 from __future__ import annotations
 
 import argparse
 
-from .data import DATA_ROOT_ENV, DATASETS, locate
+from .data import DATA_ROOT_ENV, DATASETS, ensure_datasets
 from .errors import run_command
 
 
@@ -14,9 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body():
-        for name in DATASETS:
-            files = locate(name, args.root)
-            print(f"{name}: ready in {files.root} (fingerprint {files.fingerprint})")
+        for files in ensure_datasets(DATASETS, args.root):
+            print(f"{files.name}: ready in {files.root} (fingerprint {files.fingerprint})")
     return run_command(body)
 
 

@@ -14,6 +14,13 @@ def points(value: float, digits: int = 1, sign: bool = False) -> str:
     return f"{100 * value:{'+' if sign else ''}.{digits}f} points"
 
 
+def relative(difference: float, reference: str, digits: int = 1) -> str:
+    """Put a difference of accuracies in words: "2.0 points above its test accuracy", "... below ...", "equal to ..."."""
+    if round(100 * abs(difference), digits) == 0:
+        return f"equal to {reference}"
+    return f"{points(abs(difference), digits)} {'above' if difference > 0 else 'below'} {reference}"
+
+
 def secs(value: float) -> str:
     """Format a duration in seconds with sensible precision."""
     if value >= 100:
@@ -39,6 +46,17 @@ def rate(lr: float) -> str:
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     """Return the singular or plural form of a word for a count (without the count)."""
     return singular if count == 1 else (plural_form or singular + "s")
+
+
+def count_of(count: int, total: int, noun: str) -> str:
+    """Return how many of a total, in words: "both seeds", "neither seed", "all 3 seeds", "none of the 3 seeds", "1 of 3 seeds"."""
+    if total == 2 and count in (0, 2):
+        return f"neither {noun}" if count == 0 else f"both {plural(2, noun)}"
+    if count == total and total > 1:
+        return f"all {total} {plural(total, noun)}"
+    if count == 0 and total > 1:
+        return f"none of the {total} {plural(total, noun)}"
+    return f"{count} of {total} {plural(total, noun)}"
 
 
 def join_words(items, conjunction: str = "and") -> str:

@@ -73,8 +73,9 @@ def _first_heading(nb) -> tuple[int, str] | None:
     return None
 
 
-def merge_notebooks(paths: list[Path], group: Group, profile: str, title: dict):
-    """Return one notebook of all chapters (in sheet order), the 3.5 declaration, the title page and metadata."""
+def merge_notebooks(paths: list[Path], group: Group, profile: str, title: dict, closing: str | None = None):
+    """Return one notebook of all chapters (in sheet order), the 3.5 declaration, the closing chapter (how the
+    report was made, Markdown), the title page and metadata."""
     import nbformat
     merged = nbformat.v4.new_notebook()
     titles = {}
@@ -94,6 +95,11 @@ def merge_notebooks(paths: list[Path], group: Group, profile: str, title: dict):
     if profile != "full":
         declaration = declaration.replace("# 3.5 Willingness to present", f"# 3.5 Willingness to present [{SMOKE_MARK}]", 1)
     merged.cells.append(nbformat.v4.new_markdown_cell(declaration))
+    if closing:
+        heading = closing.split("\n", 1)[0]
+        if profile != "full":
+            closing = closing.replace(heading, f"{heading} [{SMOKE_MARK}]", 1)
+        merged.cells.append(nbformat.v4.new_markdown_cell(closing))
     merged.metadata["eml_report"] = {"title_page": title, "profile": profile}
     merged.metadata["title"] = f"{SHEET}, {COURSE}"
     merged.metadata["authors"] = [{"name": m.name} for m in group.members]  # nbformat's own field

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import ticker
 
 _STYLE = {"figure.figsize": (7.0, 4.2), "figure.dpi": 110, "savefig.dpi": 160, "axes.grid": True,
           "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False, "legend.fontsize": 8.5,
@@ -70,11 +71,49 @@ def seed_band(histories, x: str = "epoch", split: str = "test") -> SeedBand | No
                     tuple(ys.max(axis=0).tolist()), len(runs), n, max(lengths) > n)
 
 
-def _legend(label: str, band: SeedBand) -> str:
-    if band.seeds == 1:
+def _legend(label: str, band: SeedBand, shared_note: bool = False) -> str:
+    if band.seeds == 1 or shared_note:
         return label
     note = f"mean of {band.seeds} seeds, band min–max"
     return f"{label} ({note}; to epoch {band.epochs}: a shorter run)" if band.cut else f"{label} ({note})"
+
+
+def _seed_note(bands: list[SeedBand]) -> str | None:
+    """Return the legend's title when every curve is the mean of the same number of seeds, none cut; else None."""
+    if bands and len({b.seeds for b in bands}) == 1 and bands[0].seeds > 1 and not any(b.cut for b in bands):
+        return f"Mean of {bands[0].seeds} seeds, band min–max"
+    return None
+
+
+class _PlainLogFormatter(ticker.Formatter):
+    """Log-axis labels as plain numbers (0.2, 30, 400, not 2e-01): matplotlib's LogFormatter picks which ticks get one."""
+
+    def __init__(self, **options):
+        self.picker = ticker.LogFormatter(**options)
+
+    def set_axis(self, axis):
+        super().set_axis(axis)
+        self.picker.set_axis(axis)
+
+    def set_locs(self, locs):
+        self.picker.set_locs(locs)
+
+    def __call__(self, value, pos=None):
+        return f"{value:g}" if self.picker(value, pos) else ""
+
+
+def _legend_below(ax, title: str | None = None):
+    """Draw the legend under the axes, below the x-axis label, so that it never covers a curve."""
+    fig = ax.figure
+    try:  # the lowest point of the tick labels and the axis label, in axes coordinates
+        bottom = ax.xaxis.get_tightbbox(fig.canvas.get_renderer()).y0
+        y = ax.transAxes.inverted().transform((0, bottom))[1] - 0.02
+    except AttributeError:  # a canvas without a renderer: a fixed offset of the usual label height
+        y = -0.2
+    labels = ax.get_legend_handles_labels()[1]
+    columns = 2 if len(labels) > 1 and max(len(text) for text in labels) <= 45 else 1
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, y), ncol=columns, title=title,
+                     title_fontsize=_STYLE["legend.fontsize"])
 
 
 def plot_accuracy(histories: dict, x: str = "epoch", split: str = "test", title: str = "",
@@ -85,14 +124,13 @@ def plot_accuracy(histories: dict, x: str = "epoch", split: str = "test", title:
     cut to the shortest run (a diverged seed stops early; the legend says so). Labels without runs are left out.
     """
     _, xlabel = _X[x]
+    bands = {label: band for label, value in histories.items() if (band := seed_band(value, x, split)) is not None}
+    note = _seed_note(list(bands.values()))
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots()
-        for label, value in histories.items():
-            band = seed_band(value, x, split)
-            if band is None:
-                continue
+        for label, band in bands.items():
             line, = ax.plot(band.xs, [100 * v for v in band.mean], marker="o", markersize=2.5, linewidth=1.4,
-                            label=_legend(label, band))
+                            label=_legend(label, band, shared_note=note is not None))
             if band.seeds > 1:
                 ax.fill_between(band.xs, [100 * v for v in band.low], [100 * v for v in band.high],
                                 color=line.get_color(), alpha=0.2, linewidth=0)
@@ -100,9 +138,13 @@ def plot_accuracy(histories: dict, x: str = "epoch", split: str = "test", title:
         ax.set_ylabel(f"{'Test' if split == 'test' else 'Validation'} accuracy (%)")
         if log_x:
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(_PlainLogFormatter())
+            ax.xaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+        elif x == "epoch":
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))  # epochs are whole: no tick at 1.5
         ax.set_title(title)
         if ax.lines:
-            ax.legend(loc="lower right")
+            _legend_below(ax, note)
         return _save(fig, path)  # inside the style: savefig reads its dpi and font type from it
 
 

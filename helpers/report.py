@@ -25,10 +25,11 @@ from .document import check_renderer, render_pdf
 from .errors import UserError, run_command
 from .group import load_group
 from .handin import hardware_lines, merge_notebooks, title_page
-from .profiles import NOTEBOOKS, REPO_ROOT, check_overrides, check_profile, overrides_for
+from .profiles import NOTEBOOKS, REPO_ROOT, check_overrides, check_profile, overrides_for, parse_overrides
 
 KERNEL_NAME = "eml-ex3-build"
-# What the hand-in archive holds besides the PDF (sources only; data, results and caches never).
+# The sources the hand-in archive holds besides the PDF and the results it shows (helpers/archive.py);
+# data, checkpoints, locks and caches never.
 SOURCES = ["README.md", "Makefile", "environment.yml", "requirements.txt", "pyproject.toml", "group.yml",
            "helpers", "notebooks", "slurm", "tests", ".ci"]
 
@@ -104,30 +105,45 @@ def execute_notebooks(profile: str, data_root: str | None = None, log_output: bo
 # The PDF
 # ---------------------------------------------------------------------------------------------
 
-def check_runs(profile: str, overrides: dict | None, data_root) -> None:
-    """Under full, stop before executing anything if runs are missing that this machine cannot train.
+def train_runs(profile: str, overrides: dict | None, data_root, workers: int = 1,
+               build_root: Path = DEFAULT_BUILD_ROOT, command: str = "make pdf") -> None:
+    """Train the runs that are not stored with `workers` workers on this machine, before any notebook runs.
 
-    (The smoke profile goes on: its notebooks say plainly in the PDF which runs are missing.)
+    Under full, first stop if runs are missing that this machine cannot train (the smoke profile goes
+    on: its notebooks say plainly in the PDF which runs are missing).
     """
+    from .jobs import fetch_data, train_here
+    fetch_data(profile, overrides, data_root)
     if profile == "full":
         from .status import check_trainable_here
         check_trainable_here(profile, overrides, data_root)
+    train_here(profile, overrides, data_root, workers, Path(build_root) / profile / "workers", command)
 
 
 def build_pdf(profile: str, group_file: str | Path, data_root: str | None = None, log_output: bool = False,
-              build_root: Path = DEFAULT_BUILD_ROOT, overrides: dict | None = None) -> Path:
-    """Execute all notebooks under a profile and render the one hand-in PDF; return its path."""
+              build_root: Path = DEFAULT_BUILD_ROOT, overrides: dict | None = None, workers: int = 1) -> Path:
+    """Train what is missing, execute all notebooks under a profile and render the one hand-in PDF; return its path."""
     check_profile(profile)
     check_overrides(overrides)
     group = load_group(group_file)  # checked before anything runs: bad input changes nothing
     check_renderer()
-    check_runs(profile, overrides, data_root)
+    train_runs(profile, overrides, data_root, workers, build_root)
     executed = execute_notebooks(profile, data_root, log_output, build_root, overrides)
     title = title_page(group, profile, hardware_lines(profile, overrides, data_root), date.today().isoformat(),
                        overrides)
-    target = render_pdf(merge_notebooks(executed, group, profile, title), pdf_path(profile, build_root))
+    closing = how_it_was_made(profile, overrides, data_root, workers, build_root)
+    target = render_pdf(merge_notebooks(executed, group, profile, title, closing), pdf_path(profile, build_root))
     print(f"[{profile}] wrote {target}", flush=True)
     return target
+
+
+def how_it_was_made(profile: str, overrides: dict | None, data_root, workers: int, build_root: Path) -> str:
+    """The closing chapter (helpers/howto.py) for this build and the runs it shows."""
+    from .howto import howto_markdown, this_build
+    from .plan import stored_runs
+    runs = [(planned.exercises, history) for planned, history in stored_runs(profile, overrides, data_root)]
+    return howto_markdown(this_build(profile, overrides, data_root, workers), runs,
+                          pdf_path(profile, build_root).with_suffix(".zip").name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,19 +153,25 @@ def build_pdf(profile: str, group_file: str | Path, data_root: str | None = None
 def source_files() -> list[Path]:
     """Return the files of the hand-in's sources: tracked by git where possible, never data or caches."""
     try:
+        if not (REPO_ROOT / ".git").exists():  # e.g. an unpacked hand-in (inside another checkout, git would list none)
+            raise OSError("not a git checkout")
         listed = subprocess.run(["git", "ls-files", "-z", *SOURCES], cwd=REPO_ROOT, capture_output=True,
                                 check=True).stdout.decode().split("\0")
         files = [REPO_ROOT / f for f in listed if f]
-    except (OSError, subprocess.CalledProcessError):  # not a git checkout (e.g. an unpacked hand-in)
+    except (OSError, subprocess.CalledProcessError):
         files = [p for s in SOURCES for p in ([REPO_ROOT / s] if (REPO_ROOT / s).is_file()
                                               else sorted((REPO_ROOT / s).rglob("*")))]
     skip = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache")
     return [f for f in files if f.is_file() and not any(part in skip for part in f.parts) and f.suffix != ".pyc"]
 
 
-def build_zip(profile: str, pdf: Path) -> Path:
-    """Write the hand-in archive: the PDF plus the sources, notebooks stripped of outputs."""
+def build_zip(profile: str, pdf: Path, group_file: str | Path | None = None) -> Path:
+    """Write the hand-in archive: the PDF, the sources (notebooks stripped of outputs, the group file the PDF was
+    made with as group.yml) and the stored results of the runs the PDF shows, so that `make pdf` in the unpacked
+    sources/ renders it again without training."""
     import nbformat
+    from .archive import shown_results
+    results = shown_results(profile, pdf)  # refuses a PDF of another profile, or one whose runs are not stored
     target = pdf.with_suffix(".zip")
     with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".zip.tmp", delete=False) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -162,8 +184,12 @@ def build_zip(profile: str, pdf: Path) -> Path:
                         if cell.cell_type == "code":
                             cell.outputs, cell.execution_count = [], None
                     archive.writestr(name, nbformat.writes(nb))
-                else:
+                elif name != "sources/group.yml" or group_file is None:
                     archive.write(path, name)
+            if group_file is not None:  # the names and declaration this PDF shows, whatever GROUP= named
+                archive.write(group_file, "sources/group.yml")
+            for path in results:  # where `make pdf` in the unpacked sources looks for them
+                archive.write(path, f"sources/results/{profile}/{path.name}")
     os.replace(tmp.name, target)
     print(f"[{profile}] wrote {target}", flush=True)
     return target
@@ -178,19 +204,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
     parser.add_argument("--build-root", default=str(DEFAULT_BUILD_ROOT), help="where build/PROFILE/ goes")
     parser.add_argument("--overrides", default="", help='profile-wide overrides as JSON, e.g. \'{"epochs": 5}\'')
+    parser.add_argument("--workers", default="1", help="workers that train the missing runs on this machine")
     args = parser.parse_args(argv)
 
     def body():
-        from .jobs import parse_overrides
+        from .cluster import whole_number
         check_profile(args.profile)
         overrides = check_overrides(parse_overrides(args.overrides))
+        workers = whole_number("WORKERS", args.workers, 1)
         if args.step == "execute":
-            check_runs(args.profile, overrides, args.data_root)
+            train_runs(args.profile, overrides, args.data_root, workers, Path(args.build_root), "make results")
             execute_notebooks(args.profile, args.data_root, args.log_output, Path(args.build_root), overrides)
         else:
-            pdf = build_pdf(args.profile, args.group, args.data_root, args.log_output, Path(args.build_root), overrides)
+            pdf = build_pdf(args.profile, args.group, args.data_root, args.log_output, Path(args.build_root), overrides,
+                            workers)
             if args.step == "zip":
-                build_zip(args.profile, pdf)
+                build_zip(args.profile, pdf, args.group)
     return run_command(body)
 
 

@@ -12,8 +12,12 @@ SHEET = dict(W1=[[1, -1, 0.5], [0.5, 1, 1], [1, -1, 0.5], [0.5, -1, 0], [1, -3, 
 
 def make_history(test_accuracy, *, val_accuracy=None, train_accuracy=None, train_loss=None, test_loss=None,
                  train_time=None, status="completed", device="cpu", pipeline="template", seed=1, lr=0.1,
-                 optimizer="SGD", model="mlp", dataset="mnist", epochs=None, parameters=1000, device_name=None):
-    """Return a History with the given per-epoch columns (defaults: plausible values of the same length)."""
+                 optimizer="SGD", model="mlp", dataset="mnist", epochs=None, parameters=1000, device_name=None,
+                 sharing=None, load=None, cores=2):
+    """Return a History with the given per-epoch columns (defaults: plausible values of the same length).
+
+    `sharing` and `load` (per epoch) record the conditions the epochs were timed under; without them the
+    records have none, as results of older versions."""
     n = len(test_accuracy)
     train_time = list(train_time or [1.0] * n)
     columns = {
@@ -26,6 +30,9 @@ def make_history(test_accuracy, *, val_accuracy=None, train_accuracy=None, train
     }
     if val_accuracy is not None:
         columns["val_accuracy"] = list(val_accuracy)
+    if sharing is not None or load is not None:
+        columns["conditions"] = [{"sharing": (sharing or [0] * n)[i], "load": (load or [1.0] * n)[i], "cores": cores}
+                                 for i in range(n)]
     records = [{name: values[i] for name, values in columns.items()} for i in range(n)]
     config = RunConfig(dataset=dataset, model=model, optimizer=optimizer, lr=lr, epochs=epochs or max(n, 1), seed=seed,
                        device=device, pipeline=pipeline)

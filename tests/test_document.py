@@ -139,7 +139,7 @@ def test_nbconvert_exports_a_notebook_as_one_chapter(tmp_path):
     nbformat.write(nb, str(tmp_path / "tiny.ipynb"))
     paths = [str(nbconvert_entry_points(tmp_path / "site")), str(REPO), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
-    result = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "eml_pdf", "tiny.ipynb"], cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "PDF_Typst", "tiny.ipynb"], cwd=tmp_path,
                             capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     reader = PdfReader(tmp_path / "tiny.pdf")

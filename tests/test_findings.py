@@ -286,6 +286,12 @@ def test_arm_mean_and_range_over_seeds():
     assert single.n == 1 and single.spread == 0 and arm("none", None).mean is None and arm("none", []).n == 0
 
 
+def test_an_arm_is_at_chance_when_no_seed_ever_rose_above_fifteen_percent():
+    assert arm("MLP", [make_history([0.1, 0.15], seed=1), make_history([0.09, 0.1], seed=2)]).at_chance
+    assert not arm("MLP", [make_history([0.1, 0.15], seed=1), make_history([0.16, 0.1], seed=2)]).at_chance
+    assert not arm("none", None).at_chance
+
+
 @pytest.mark.parametrize("a, b, outcome", [
     ([0.70, 0.72], [0.60, 0.65], "first"),
     ([0.60, 0.65], [0.70, 0.72], "second"),
@@ -333,6 +339,15 @@ def test_ranking_gap_between_train_and_test():
     assert (r.widest_gap, r.narrowest_gap) == ("A", "B")
 
 
+def test_ranking_gap_compares_sizes_whatever_the_direction():
+    # Adam: training 2.1 points above test; SGD: test 4.0 points above training, the wider gap in size.
+    r = rank_arms({"Adam": [make_history([0.5, 0.6], train_accuracy=[0.6, 0.621])],
+                   "SGD": [make_history([0.5, 0.6], train_accuracy=[0.5, 0.56])],
+                   "RMSprop": [make_history([0.5, 0.6], train_accuracy=[0.5, 0.63])]})
+    sizes = {a.label: abs(a.gap_mean) for a in r.arms}
+    assert (r.widest_gap, r.narrowest_gap) == (max(sizes, key=sizes.get), min(sizes, key=sizes.get)) == ("SGD", "Adam")
+
+
 def test_compare_models_across_seeds():
     mlp = _seeds([0.45, 0.47], parameters=1000, dataset="cifar10")
     cnn = [make_history([0.5, 0.7, 0.72], seed=s, test_loss=[1.0, 0.9, 1.1 if s == 1 else 0.8], parameters=2500,
@@ -343,3 +358,47 @@ def test_compare_models_across_seeds():
     assert [o.lowest_test_loss_epoch for o in c.cnn_overfitting] == [2, 3]
     missing = compare_models(None, cnn[0])
     assert missing.verdict.outcome == "missing" and missing.parameter_ratio is None and missing.same_device is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Times measured while other runs shared the machine
+# ---------------------------------------------------------------------------------------------
+
+def test_an_epoch_is_its_runs_own_unless_another_run_shared_its_device_or_the_host_was_oversubscribed():
+    from helpers.findings.runs import epoch_contended
+    assert epoch_contended({"sharing": 0, "load": 2.3, "cores": 2}) is False       # its own two threads and a kernel
+    assert epoch_contended({"sharing": 1, "load": 1.0, "cores": 16}) is True       # another run on the same device
+    assert epoch_contended({"sharing": 0, "load": 4.0, "cores": 2}) is True        # twice as many runnable as cores
+    assert epoch_contended({"sharing": 0, "load": None, "cores": 2}) is False
+    assert epoch_contended(None) is None and epoch_contended({}) is None           # not recorded
+
+
+def test_a_run_timed_partly_alone_gives_the_median_of_its_own_epochs():
+    times = [5.0, 1.0, 9.0, 1.2, 9.5]
+    run = make_history([0.5] * 5, train_time=times, sharing=[0, 0, 1, 0, 2])
+    s = run_summary(run)
+    assert s.timing == "partly shared" and s.epochs_alone == 3
+    assert s.median_epoch_time == statistics.median([5.0, 1.0, 1.2]) and s.times_comparable
+    assert run_summary(make_history([0.5] * 2, sharing=[1, 1])).timing == "shared"
+    assert run_summary(make_history([0.5] * 2, sharing=[0, 0])).timing == "alone"
+    old = run_summary(make_history([0.5] * 2, train_time=[3.0, 1.0]))  # stored before conditions were recorded
+    assert old.timing == "unknown" and old.times_comparable and old.median_epoch_time == 2.0
+
+
+def test_times_of_runs_that_shared_the_machine_in_every_epoch_are_never_compared():
+    cpu = make_history([0.5, 0.6], train_time=[10.0, 10.0], device="cpu", sharing=[0, 0])
+    gpu_shared = make_history([0.5, 0.6], train_time=[1.0, 1.0], device="cuda", sharing=[1, 2])
+    gpu_alone = make_history([0.5, 0.6], train_time=[1.0, 1.0], device="cuda", sharing=[0, 0])
+    shared = compare_devices([cpu, gpu_shared])
+    assert shared.speedup is None and [s.device for s in shared.shared] == ["cuda"]
+    assert shared.accuracy_difference is not None  # accuracies are compared whatever the timing
+    assert compare_devices([cpu, gpu_alone]).speedup == 10.0 and not compare_devices([cpu, gpu_alone]).shared
+    resident = make_history([0.5, 0.6], train_time=[2.0, 2.0], device="cpu", pipeline="resident", load=[9.0, 9.0])
+    pipelines = compare_pipelines([cpu, resident, gpu_alone])
+    assert pipelines.gains == () and pipelines.shared == (("cpu", "resident"),)
+    mlp = [make_history([0.4] * 2, seed=s, train_time=[1.0, 1.0], sharing=[1, 1]) for s in (1, 2)]
+    cnn = [make_history([0.6] * 2, seed=s, model="cnn", dataset="cifar10", train_time=[4.0, 4.0]) for s in (1, 2)]
+    models = compare_models(mlp, cnn)
+    assert models.epoch_time_ratio is None and models.mlp.shared_runs == 2 and models.mlp.median_epoch_time is None
+    mlp[0] = make_history([0.4] * 2, seed=1, train_time=[2.0, 2.0])  # one seed timed alone: its time stands for both
+    assert compare_models(mlp, cnn).epoch_time_ratio == 2.0

@@ -1,4 +1,5 @@
 """Prose renderers: they never raise for any subset of runs, and they say only what their finding supports."""
+import re
 from itertools import combinations, product
 
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from findings_factory import SHEET, make_history
 from helpers import observed
 from helpers.findings import (choose_learning_rate, compare_arms, arm, compare_devices, compare_models,
-                              compare_pipelines, overfitting, rank_arms, step_effect, sweep)
+                              compare_pipelines, overfitting, rank_arms, run_summary, step_effect, sweep)
 from helpers.gradients import make_problem
 
 NO_GPU = "**There is no GPU run in this report** (none was configured, or none could run here), so the plot " \
@@ -52,7 +53,7 @@ def test_devices_never_raise_and_never_call_a_cpu_run_gpu(cpu, gpu):
 
 def test_devices_text_of_one_epoch_and_of_a_slower_gpu():
     one = observed.devices(compare_devices({"a": _run("one epoch", "cpu"), "b": _run("one epoch", "cuda")}))
-    assert "after 1 epoch (" in one and "no epoch-to-epoch noise" in one
+    assert "after 1 epoch, in" in one and "no epoch-to-epoch noise" in one
     slow = observed.devices(compare_devices({"a": _run("normal", "cpu"), "b": _run("slow", "cuda")}))
     assert "the GPU trained 2.0x slower than the CPU" in slow
 
@@ -108,7 +109,7 @@ def test_rate_choice_text_names_the_chosen_rate_and_the_diverged_reference():
     runs = {0.1: _rate_run([0.3, 0.1], 0.1, "diverged"), 0.01: _rate_run([0.3, 0.5], 0.01)}
     text = observed.learning_rate_choice(choose_learning_rate(runs, reference=0.1))
     assert "The chosen rate is 0.01, lower than the MLP's 0.1," in text and "over the last 2 epochs" in text
-    assert "At the MLP's rate the CNN diverged (non-finite loss) in epoch 2." in text and "Diverged: lr 0.1." in text
+    assert "At the MLP's rate the CNN diverged (non-finite loss) in epoch 2." in text and "Diverged: lr" not in text
 
 
 @pytest.mark.parametrize("test_loss, train_loss, phrase", [
@@ -121,7 +122,7 @@ def test_rate_choice_text_names_the_chosen_rate_and_the_diverged_reference():
 def test_overfitting_text(test_loss, train_loss, phrase):
     text = observed.overfitting(overfitting(make_history([0.5] * len(test_loss), test_loss=test_loss,
                                                          train_loss=train_loss)))
-    assert phrase in text and text.startswith("The CNN's") or text.startswith("With one epoch")
+    assert phrase in text and text.startswith(("The CNN's", "With one epoch"))
     assert ("signature of overfitting" in text) == (phrase == "the signature of overfitting")
 
 
@@ -173,8 +174,8 @@ def test_ranking_text_groups_and_leader():
     assert "cannot be told apart (their ranges overlap): Adam and SGD." in observed.optimizer_ranking(close)
     groups = observed.optimizer_ranking(rank_arms({"SGD": _seeds([0.50, 0.52]), "Adam": _seeds([0.62, 0.66]),
                                                    "RMSprop": _seeds([0.60, 0.63])}))
-    assert "cannot be told apart (their ranges overlap): Adam and RMSprop. Separated by their ranges: Adam and " \
-           "RMSprop, then SGD." in groups
+    assert "At 2 seeds their ranges separate, best first: Adam and RMSprop (overlapping: cannot be told apart), " \
+           "then SGD." in groups
     clear = rank_arms({"SGD": _seeds([0.50, 0.52]), "Adam": _seeds([0.62, 0.66])})
     assert "Adam leads: its worst seed is above every other optimizer's best seed." in observed.optimizer_ranking(clear)
 
@@ -205,11 +206,11 @@ def test_step_effect_text_in_the_plural_and_for_a_small_step():
 
 def test_sweep_text_in_the_singular_and_plural():
     one = {("SGD", 0.01): _rate_run([0.3, 0.5], 0.01), ("Adam", 0.001): _rate_run([0.3, 0.6], 0.001)}
-    assert "Adam chose a small rate (0.001), as its per-parameter" in observed.optimizer_sweep(sweep(one))
+    assert "Adam chose a small rate (0.003 or below), as its per-parameter" in observed.optimizer_sweep(sweep(one))
     assert observed.optimizer_sweep(sweep({("SGD", 0.01): one["SGD", 0.01]})).startswith("**Observed.** Chosen rate: SGD 0.01.")
     two = {**one, ("RMSprop", 0.001): _rate_run([0.3, 0.6], 0.001), ("RMSprop", 0.1): _rate_run([0.1, 0.1], 0.1)}
     text = observed.optimizer_sweep(sweep(two))
-    assert "Adam and RMSprop chose small rates (0.001 and 0.001), as their per-parameter" in text
+    assert "Adam and RMSprop chose small rates (0.003 or below), as their per-parameter" in text
     assert "Stuck at chance (never above 15 % on the validation split): RMSprop at 0.1." in text
     assert "No run present diverged." in text
 
@@ -228,3 +229,161 @@ def test_tables_mark_states_and_name_devices_as_recorded():
     assert "GPU" not in table and table.count("CPU (") == 1  # the run filed as CUDA ran on the CPU: one CPU/template cell
     e = step_effect(make_problem(**SHEET))
     assert observed.step_rates_table(e).splitlines()[-1] == "| 0.1 | 18.8498 | +16.8498 |"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentences read on a real-data report: each fact once, signs as words, superlatives by size
+# ---------------------------------------------------------------------------------------------
+
+def _named(text: str, lr: str) -> int:
+    """How often a rate is written in a text (0.01 is not counted inside 0.001, nor 0.1 inside 0.15)."""
+    return len(re.findall(rf"(?<![\d.]){re.escape(lr)}(?![\d])", text))
+
+
+def test_rate_choice_names_a_rate_at_chance_once_even_when_it_is_the_smallest():
+    runs = {0.1: _rate_run([0.3, 0.4, 0.45], 0.1), 0.01: _rate_run([0.3, 0.5, 0.6], 0.01),
+            0.001: _rate_run([0.10, 0.11, 0.12], 0.001)}
+    text = observed.learning_rate_choice(choose_learning_rate(runs, reference=0.1))
+    assert text == ("**Observed.** The chosen rate is 0.01, lower than the MLP's 0.1, with a mean validation accuracy of "
+                    "46.7 % over the last 3 epochs. At the MLP's rate the CNN reached 38.3 %. Stayed at chance (never "
+                    "above 15 % on validation): lr 0.001; it was still rising at the end, too slow for 3 epochs.")
+    two = {0.1: runs[0.1], 0.01: runs[0.01], 0.003: _rate_run([0.10, 0.10, 0.10], 0.003), 0.001: runs[0.001]}
+    text = observed.learning_rate_choice(choose_learning_rate(two, reference=0.1))
+    assert "lr 0.003 and 0.001; the smallest was still rising at the end, too slow for 3 epochs." in text
+    assert _named(text, "0.001") == _named(text, "0.003") == 1
+
+
+def test_rate_choice_names_the_reference_rate_once_whatever_its_state():
+    at_chance = {0.1: _rate_run([0.1, 0.11], 0.1), 0.01: _rate_run([0.3, 0.5], 0.01)}
+    text = observed.learning_rate_choice(choose_learning_rate(at_chance, reference=0.1))
+    assert "At the MLP's rate the CNN stayed at chance (10.5 %, never above 15 % on validation)." in text
+    assert "Stayed at chance" not in text and _named(text, "0.1") == 1
+    smallest = {0.3: _rate_run([0.3, 0.5], 0.3), 0.1: _rate_run([0.2, 0.3], 0.1)}
+    text = observed.learning_rate_choice(choose_learning_rate(smallest, reference=0.1))
+    assert "At the MLP's rate the CNN reached 25.0 %." in text and "smallest" not in text and _named(text, "0.1") == 1
+    missing = {0.1: None, 0.01: _rate_run([0.3, 0.5], 0.01)}
+    text = observed.learning_rate_choice(choose_learning_rate(missing, reference=0.1))
+    assert "The CNN run at the MLP's rate is missing." in text and "Missing or without" not in text
+
+
+def test_sweep_names_each_chosen_rate_once_and_each_optimizer_once_per_list():
+    runs = {("SGD", 0.1): _rate_run([0.3, 0.5], 0.1), ("SGD", 0.01): _rate_run([0.1, 0.12], 0.01),
+            ("SGD", 0.001): _rate_run([0.1, 0.11], 0.001), ("Adam", 0.1): _rate_run([0.1, 0.1], 0.1),
+            ("Adam", 0.001): _rate_run([0.3, 0.6], 0.001), ("RMSprop", 0.001): _rate_run([0.3, 0.6], 0.001)}
+    assert observed.optimizer_sweep(sweep(runs)) == (
+        "**Observed.** Chosen rates: SGD 0.1, Adam 0.001 and RMSprop 0.001. No run present diverged. Stuck at chance "
+        "(never above 15 % on the validation split): SGD at 0.01 and 0.001; Adam at 0.1. Adam and RMSprop chose small "
+        "rates (0.003 or below), as their per-parameter step normalisation predicts.")
+
+
+def _cnn_and_chance_mlp(cnn_test_loss=None, cnn_train_loss=None, seeds=(1, 2)):
+    cnn = [make_history([0.5, 0.6, 0.7], train_accuracy=[0.4, 0.5, 0.68], test_loss=cnn_test_loss,
+                        train_loss=cnn_train_loss(s) if callable(cnn_train_loss) else cnn_train_loss, seed=s,
+                        model="cnn", dataset="cifar10", parameters=3000, train_time=[3.0] * 3) for s in seeds]
+    mlp = [make_history([0.09, 0.1, 0.1], train_accuracy=[0.1, 0.1, 0.104], seed=s, dataset="cifar10")
+           for s in seeds]
+    return compare_models(mlp, cnn)
+
+
+def test_model_comparison_reads_signs_as_words_and_says_each_fact_once():
+    assert observed.model_comparison(_cnn_and_chance_mlp()) == (
+        "**Observed** (on Test CPU, 2 threads). The CNN reached 70.0 % (same for both seeds) test accuracy, the MLP "
+        "10.0 % (same for both seeds). The MLP stayed at chance (never above 15 % test accuracy) with both seeds. "
+        "The CNN is ahead by 60.0 points (means), beyond the range of every seed of the other. The CNN has 3.0x the "
+        "MLP's parameters. An epoch took 3.00 s for the CNN and 1.00 s for the MLP (3.0x as long). At the end the CNN "
+        "fits its training data at 68.0 % (running average over the last epoch), 2.0 points below its test accuracy; "
+        "the MLP's training accuracy is 0.4 points above its test accuracy. The CNN's test loss is lowest after its "
+        "last epoch for every seed: no sign of overfitting in the losses yet.")
+
+
+@pytest.mark.parametrize("seeds, train_loss, phrase", [
+    ((1, 2), None, "in both seeds; its test loss is lowest in epoch 2 for every seed."),
+    ((1, 2), [1.0, 1.1, 1.2], "in neither seed; its test loss is lowest in epoch 2 for every seed."),
+    ((1, 2, 3), lambda s: None if s == 1 else [1.0, 1.1, 1.2], "in 1 of 3 seeds; its test loss"),
+    ((1, 2, 3), [1.0, 1.1, 1.2], "in none of the 3 seeds; its test loss"),
+])
+def test_model_comparison_counts_overfitting_seeds_in_words(seeds, train_loss, phrase):
+    text = observed.model_comparison(_cnn_and_chance_mlp([1.0, 0.8, 0.9], train_loss, seeds))
+    assert "signature of overfitting (test loss up since its lowest epoch, training loss down) " + phrase in text
+
+
+def test_ranking_calls_the_gap_widest_by_size_and_says_its_direction_in_words():
+    r = rank_arms({"Adam": [make_history([0.5, 0.6], train_accuracy=[0.6, 0.621])],
+                   "SGD": [make_history([0.5, 0.6], train_accuracy=[0.5, 0.56])]})
+    assert ("The final gap between training accuracy (running average over the last epoch) and test accuracy is "
+            "widest for SGD (4.0 points, test above training) and narrowest for Adam (2.1 points, training above "
+            "test).") in observed.optimizer_ranking(r)
+
+
+def test_ranking_names_a_group_of_overlapping_ranges_once():
+    text = observed.optimizer_ranking(rank_arms({"SGD": _seeds([0.50, 0.52]), "Adam": _seeds([0.62, 0.66]),
+                                                 "RMSprop": _seeds([0.60, 0.63])}))
+    assert ("At 2 seeds their ranges separate, best first: Adam and RMSprop (overlapping: cannot be told apart), "
+            "then SGD.") in text
+    assert text.count("Adam and RMSprop") == 1 and "Separated by" not in text
+    led = observed.optimizer_ranking(rank_arms({"A": _seeds([0.8, 0.82]), "B": _seeds([0.6, 0.62]),
+                                                "C": _seeds([0.5, 0.52]), "D": _seeds([0.51, 0.55])}))
+    assert ("A leads: its worst seed is above every other optimizer's best seed. Behind it their ranges separate, "
+            "best first: B, then D and C (overlapping: cannot be told apart).") in led
+
+
+def test_run_sentence_names_the_best_accuracy_only_where_it_is_not_the_final_one():
+    last = observed.run_sentence(run_summary(make_history([0.9, 0.95])))
+    assert "reached 95.00 % test accuracy after 2 epochs (its best epoch), in 2.00 s of training" in last
+    assert "best 95.00 %" not in last
+    earlier = observed.run_sentence(run_summary(_run("normal", "cpu")))
+    assert "reached 96.50 % test accuracy after 5 epochs (best 97.00 %, epoch 4), in" in earlier
+    one = observed.run_sentence(run_summary(_run("one epoch", "cpu")))
+    assert "after 1 epoch, in" in one and "best" not in one
+
+
+# ---------------------------------------------------------------------------------------------
+# Times measured while other runs shared the machine: said, never compared
+# ---------------------------------------------------------------------------------------------
+
+def test_a_speed_up_is_never_claimed_from_a_run_that_shared_the_machine():
+    cpu = make_history([0.5, 0.6], train_time=[10.0, 10.0], device="cpu", sharing=[0, 0])
+    gpu = make_history([0.5, 0.6], train_time=[1.0, 1.0], device="cuda", sharing=[1, 1])
+    text = observed.devices(compare_devices([cpu, gpu]))
+    assert "faster" not in text and "slower" not in text and "compressed to the left" not in text
+    assert "Their epoch times are not compared: the GPU run shared the machine with other runs in every epoch." in text
+    assert "every epoch timed while other runs shared the machine: not its own speed" in text
+    alone = observed.devices(compare_devices([cpu, make_history([0.5, 0.6], train_time=[1.0, 1.0], device="cuda")]))
+    assert "10.0x faster" in alone and "not compared" not in alone and "shared" not in alone
+
+
+def test_a_run_timed_partly_alone_says_whose_epochs_its_time_is():
+    run = make_history([0.5, 0.6, 0.7], train_time=[2.0, 9.0, 2.0], sharing=[0, 1, 0])
+    sentence = observed.run_sentence(run_summary(run))
+    assert "2.00 s per epoch (median of the 2 epochs it had the machine to itself)." in sentence
+    table = observed.runs_table([run_summary(run)])
+    assert "2.00 s (2 alone)" in table
+
+
+def test_pipelines_and_models_leave_out_times_measured_while_sharing():
+    cells = [make_history([0.5, 0.6], train_time=[t, t], device=d, pipeline=p, sharing=[int(d == "cpu")] * 2)
+             for d, p, t in (("cpu", "template", 8.0), ("cpu", "resident", 2.0), ("cuda", "template", 4.0),
+                             ("cuda", "resident", 0.5))]
+    text = observed.pipelines(compare_pipelines(cells))
+    assert "On the GPU the resident pipeline takes 0.50 s per epoch instead of 4.00 s" in text
+    assert "On the CPU" not in text and "CPU to GPU" not in text
+    assert "Not compared: CPU/template and CPU/resident, timed while other runs shared the machine in every epoch." in text
+    mlp = [make_history([0.4] * 2, seed=s, train_time=[1.0, 1.0], sharing=[1, 1]) for s in (1, 2)]
+    cnn = [make_history([0.6] * 2, seed=s, model="cnn", dataset="cifar10", train_time=[4.0, 4.0]) for s in (1, 2)]
+    models = observed.model_comparison(compare_models(mlp, cnn))
+    assert "An epoch took" not in models and "as long" not in models
+    assert "Their epoch times are not compared: every seed of the MLP was timed while other runs shared the machine." \
+        in models
+    arms = observed.arms_table([compare_models(mlp, cnn).mlp, compare_models(mlp, cnn).cnn])
+    assert "| shared |" in arms.replace("  ", " ")
+    mlp[0] = make_history([0.4] * 2, seed=1, train_time=[2.0, 2.0])
+    partly = observed.model_comparison(compare_models(mlp, cnn))
+    assert "(2.0x as long) (left out: 1 MLP seed, timed while other runs shared the machine)." in partly
+
+
+def test_one_optimizer_is_described_never_ranked():
+    text = observed.optimizer_ranking(rank_arms({"Adam": [make_history([0.3, 0.5], seed=s) for s in (1, 2)]}))
+    assert text.startswith("**Observed.** Adam reached 50.0 % (same for both seeds) final test accuracy.")
+    assert not any(word in text for word in ("rank", "leads", "top-", "apart", "other optimizer", "separate"))
+    two = observed.optimizer_ranking(rank_arms({"Adam": [make_history([0.3, 0.5])], "SGD": [make_history([0.2, 0.4])]}))
+    assert "Final test accuracy ranks Adam" in two and "the top-ranked Adam" in two

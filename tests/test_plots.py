@@ -1,4 +1,5 @@
 """Accuracy plots: one History per label as before, or several seeds as a mean line with a min..max band."""
+import re
 import statistics
 
 import pytest
@@ -46,3 +47,41 @@ def test_heatmap_writes_the_reason_of_an_empty_cell(tmp_path):
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["50.0", "not run", "diverged", "70.0"] and (tmp_path / "sweep.pdf").read_bytes().startswith(b"%PDF")
     assert [t.get_text() for t in plot_heatmap([[None]], ["SGD"], ["0.1"]).axes[0].texts] == ["diverged"]  # old call
+
+
+def _drawn(fig):
+    fig.canvas.draw()  # tick labels, legend and their extents as they will be saved
+    return fig.axes[0]
+
+
+def test_an_epoch_axis_has_whole_numbers_only():
+    ax = _drawn(plot_accuracy({"A": make_history([0.5, 0.6, 0.7])}, x="epoch"))
+    low, high = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if low <= t <= high]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_the_legend_lies_below_the_axes_and_their_label_never_over_a_curve():
+    # Curves that fill the axes from chance to the top: no corner inside the axes is free.
+    runs = {"low": make_history([0.1, 0.1, 0.1, 0.1]), "high": make_history([0.2, 0.9, 0.95, 0.97]),
+            "middle": make_history([0.9, 0.5, 0.3, 0.2])}
+    for x in ("epoch", "time"):
+        ax = _drawn(plot_accuracy(runs, x=x))
+        legend = ax.get_legend().get_window_extent()
+        assert legend.y1 <= ax.get_window_extent().y0 and legend.y1 <= ax.xaxis.label.get_window_extent().y0
+
+
+def test_a_log_time_axis_is_labelled_with_plain_numbers():
+    runs = {"a": make_history([0.5, 0.6, 0.7], train_time=[0.08, 0.08, 0.08]),
+            "b": make_history([0.5, 0.6, 0.7], train_time=[0.2, 0.2, 0.2])}
+    ax = _drawn(plot_accuracy(runs, x="time", log_x=True))
+    labels = [t.get_text() for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True) if t.get_text()]
+    assert "0.1" in labels and "0.2" in labels
+    assert all(re.fullmatch(r"\d+(\.\d+)?", label) for label in labels), labels  # not "2e-01", not "$2\times10^{-1}$"
+
+
+def test_one_seed_note_for_all_curves_becomes_the_legend_title():
+    fig = plot_accuracy({"SGD": _seeds()[:2], "Adam": [make_history([0.3, 0.5], seed=s) for s in (1, 2)]})
+    legend = fig.axes[0].get_legend()
+    assert legend.get_title().get_text() == "Mean of 2 seeds, band min–max"
+    assert [t.get_text() for t in legend.get_texts()] == ["SGD", "Adam"]

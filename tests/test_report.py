@@ -1,5 +1,6 @@
 """The whole pipeline: every notebook under the smoke profile, the PDF, the archive, and bad input."""
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -74,6 +75,23 @@ def test_smoke_pdf_has_chapters_names_declaration_and_smoke_marks(smoke_pdf):
     assert [p.name for p in executed] == sorted(Path(p).name for p in NOTEBOOKS.values())
 
 
+def test_smoke_pdf_closes_with_how_it_was_made_and_how_to_run_it(smoke_pdf, own_results_root):
+    from helpers.plan import stored_runs
+    pdf, text, build_root = smoke_pdf
+    flat = " ".join(text.replace("\u2019", "'").split())
+    closing = flat.split("How this report was made, and how to run it [SMOKE RUN, not for hand-in]")[-1]
+    assert closing != flat and "Willing to present" not in closing  # the last chapter, after 3.5
+    assert "conda activate eml" in closing and "make course-venv" in closing and "typst==0.14.9" in closing
+    assert "make pdf PROFILE=smoke" in closing and "make zip PROFILE=smoke" in closing
+    runs = stored_runs("smoke")
+    assert f"{len(runs)} runs in all" in closing and f"of the {len(runs)} runs shown here" in closing
+    for exercise in ("3.2", "3.3", "3.4"):  # one row per chapter with runs: how many, and how they were started
+        count = sum(exercise in planned.exercises for planned, _ in runs)
+        assert re.search(rf"{re.escape(exercise)} {count} ", closing), (exercise, count)
+    assert "make pdf" in closing.split("started by")[1] and "exercise03-SMOKE-not-for-hand-in.zip" in closing
+    assert "sources/results/smoke/" in closing and "stand-in data is generated" in closing
+
+
 def test_smoke_pdf_has_metadata_bookmarks_and_page_numbers(smoke_pdf):
     pdf, _, _ = smoke_pdf
     reader = PdfReader(pdf)
@@ -114,7 +132,7 @@ def test_smoke_run_says_the_gpu_runs_are_missing_and_never_calls_a_cpu_run_gpu(s
     assert "GPU (" not in flat
 
 
-def test_zip_holds_the_pdf_and_sources_only(smoke_pdf):
+def test_zip_holds_the_pdf_the_sources_and_the_results_it_shows_only(smoke_pdf):
     pdf, _, _ = smoke_pdf
     archive = report.build_zip("smoke", pdf)
     names = zipfile.ZipFile(archive).namelist()
@@ -122,8 +140,10 @@ def test_zip_holds_the_pdf_and_sources_only(smoke_pdf):
     for source in ("sources/Makefile", "sources/README.md", "sources/environment.yml", "sources/helpers/training.py",
                    *(f"sources/{nb}" for nb in NOTEBOOKS.values())):
         assert source in names, source
-    assert not [n for n in names if n.startswith(("sources/data/", "sources/build/", "sources/results/"))
-                or "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.startswith(("sources/data/", "sources/build/"))
+                or "__pycache__" in n or n.endswith((".pyc", ".ckpt", ".lock"))]
+    results = [n for n in names if n.startswith("sources/results/")]  # the rest: tests/test_handin_zip.py
+    assert results and all(n.startswith("sources/results/smoke/") and n.endswith(".json") for n in results)
     with zipfile.ZipFile(archive) as z:
         nb = nbformat.reads(z.read(f"sources/{NOTEBOOKS['3.1']}").decode(), as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .runs import RunSummary, column, recorded_device, run_summary
+from .runs import RunSummary, column, recorded_device, run_summary, times_comparable
 
 DEVICES = ("cpu", "cuda")
 PIPELINES = ("template", "resident")
@@ -25,9 +25,17 @@ def _slot(runs, device: str, pipeline: str):
     return next((h for h in runs if recorded_device(h) == device and h.config.pipeline == pipeline), None)
 
 
-def _speedup(slow: float | None, fast: float | None) -> float | None:
-    """Return slow / fast (a factor > 1 means `fast` is faster), None where either is missing or zero."""
-    return slow / fast if slow and fast else None
+def _speedup(slow: RunSummary | None, fast: RunSummary | None) -> float | None:
+    """Return slow / fast median epoch time (> 1: `fast` is faster); None where either is missing, zero, or was
+    timed while sharing its machine (then the ratio would measure the sharing, not the runs)."""
+    if not times_comparable(slow, fast) or not slow.median_epoch_time or not fast.median_epoch_time:
+        return None
+    return slow.median_epoch_time / fast.median_epoch_time
+
+
+def shared_timing(*summaries: RunSummary | None) -> tuple[RunSummary, ...]:
+    """The runs among these whose every epoch was timed while other runs shared the machine."""
+    return tuple(s for s in summaries if s is not None and not s.times_comparable)
 
 
 @dataclass(frozen=True)
@@ -36,11 +44,13 @@ class DeviceComparison:
     pipeline: str
     cpu: RunSummary | None
     gpu: RunSummary | None
-    speedup: float | None               # CPU median epoch time / GPU median epoch time (> 1: GPU faster)
+    speedup: float | None               # CPU median epoch time / GPU median epoch time (> 1: GPU faster); None
+                                        # where a side is missing or was timed while sharing the machine
     accuracy_difference: float | None   # GPU final test accuracy - CPU final test accuracy
     noise_epochs: int | None            # k = min(5, CPU epochs run): the epochs the noise band spans
     noise_band: float | None            # max - min CPU test accuracy over its last k epochs (None: k < 2, or diverged)
     within_noise: bool | None           # |difference| <= band; None when a side or the band is missing, or a run diverged
+    shared: tuple[RunSummary, ...] = () # runs timed while sharing the machine in every epoch: times not compared
 
     @property
     def gpu_faster(self) -> bool | None:
@@ -69,8 +79,8 @@ def compare_devices(histories, pipeline: str = "template") -> DeviceComparison:
         within = None if band is None or gpu.diverged else abs(difference) <= band
     return DeviceComparison(
         pipeline=pipeline, cpu=cpu, gpu=gpu,
-        speedup=_speedup(cpu and cpu.median_epoch_time, gpu and gpu.median_epoch_time),
-        accuracy_difference=difference, noise_epochs=k, noise_band=band, within_noise=within)
+        speedup=_speedup(cpu, gpu), accuracy_difference=difference, noise_epochs=k, noise_band=band,
+        within_noise=within, shared=shared_timing(cpu, gpu))
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,7 @@ class PipelineComparison:
     compute_speedup: float | None                # CPU / GPU epoch time with the resident pipeline (the GPU's own gain)
     slow_first_epochs: tuple[tuple[str, str], ...]   # (device, pipeline) whose first epoch was slow
     missing: tuple[tuple[str, str], ...]         # (device, pipeline) cells of the 2 x 2 without a run
+    shared: tuple[tuple[str, str], ...] = ()     # (device, pipeline) timed while sharing the machine: not compared
 
 
 def compare_pipelines(histories) -> PipelineComparison:
@@ -102,17 +113,18 @@ def compare_pipelines(histories) -> PipelineComparison:
     gains = []
     for device in DEVICES:
         template, resident = cells[device, "template"], cells[device, "resident"]
-        if template and resident and template.median_epoch_time > 0 and resident.median_epoch_time > 0:
+        factor = _speedup(template, resident)
+        if factor is not None:
             t, r = template.median_epoch_time, resident.median_epoch_time
-            gains.append(PipelineGain(device, template.device_name, t, r, t / r, 1 - r / t))
+            gains.append(PipelineGain(device, template.device_name, t, r, factor, 1 - r / t))
 
     def speedup(pipeline: str) -> float | None:
-        cpu, gpu = cells["cpu", pipeline], cells["cuda", pipeline]
-        return _speedup(cpu and cpu.median_epoch_time, gpu and gpu.median_epoch_time)
+        return _speedup(cells["cpu", pipeline], cells["cuda", pipeline])
 
     present = [(key, s) for key, s in cells.items() if s is not None]
     return PipelineComparison(
         runs=tuple(s for _, s in present), gains=tuple(gains),
         template_speedup=speedup("template"), compute_speedup=speedup("resident"),
         slow_first_epochs=tuple(key for key, s in present if s.first_epoch_slow),
-        missing=tuple(key for key, s in cells.items() if s is None))
+        missing=tuple(key for key, s in cells.items() if s is None),
+        shared=tuple(key for key, s in present if not s.times_comparable))

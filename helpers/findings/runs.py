@@ -12,6 +12,7 @@ CHANCE = 0.1            # ten balanced classes
 CHANCE_MARGIN = 0.05    # "at chance": never above CHANCE + this on the validation split
 _ROUNDING = 1e-12       # 0.1 + 0.05 is 0.15000000000000002 in floats; 750/5000 must count as 15 %
 SLOW_FIRST_EPOCH = 1.5  # a first epoch this many times the median one counts as start-up cost
+BUSY_LOAD = 1.25        # a host whose 1-minute load exceeded this many times its cores (+ 0.5) was oversubscribed
 
 
 def column(history, name: str) -> list | None:
@@ -26,6 +27,31 @@ def column(history, name: str) -> list | None:
 def recorded_device(history) -> str | None:
     """Return the device the run actually ran on ("cpu"/"cuda"), as recorded, never as configured."""
     return (getattr(history, "environment", None) or {}).get("device")
+
+
+def epoch_contended(conditions: dict | None) -> bool | None:
+    """True if an epoch's time is not the run's own: other runs trained on its device meanwhile, or its host had
+    more runnable processes than cores; None where the epoch recorded no conditions (results of older versions)."""
+    if not conditions:
+        return None
+    load, cores = conditions.get("load"), conditions.get("cores")
+    busy = load is not None and bool(cores) and load > BUSY_LOAD * cores + 0.5
+    return bool(conditions.get("sharing")) or busy
+
+
+def timing_of(history) -> tuple[str, list[int]]:
+    """How the run's epochs were timed: "alone" (no epoch contended), "partly shared" (some), "shared" (every
+    epoch) or "unknown" (not recorded); and the indices of the epochs timed alone (all of them where unknown)."""
+    conditions = column(history, "conditions")
+    if not conditions:  # not recorded (older results): every epoch counts as the run's own
+        return "unknown", list(range(len(column(history, "train_time") or [])))
+    contended = [epoch_contended(c) for c in conditions]
+    alone = [i for i, c in enumerate(contended) if not c]
+    if all(c is None for c in contended):
+        return "unknown", alone
+    if len(alone) == len(contended):
+        return "alone", alone
+    return ("partly shared" if alone else "shared"), alone
 
 
 def is_diverged(history) -> bool:
@@ -57,10 +83,22 @@ class RunSummary:
     total_eval_time: float
     first_epoch_slow: bool          # first epoch > SLOW_FIRST_EPOCH x median (never with one epoch)
     parameters: int
+    timing: str = "unknown"         # "alone", "partly shared", "shared" or "unknown": see timing_of
+    epochs_alone: int = 0           # the epochs timed alone; median_epoch_time is theirs where some were shared
 
     @property
     def diverged(self) -> bool:
         return self.status == "diverged"
+
+    @property
+    def times_comparable(self) -> bool:
+        """True if its epoch time is the run's own (at least one epoch timed alone, or not recorded)."""
+        return self.timing != "shared"
+
+
+def times_comparable(*summaries: RunSummary | None) -> bool:
+    """True if these runs' epoch times may be compared: each measured without other runs on its device."""
+    return all(s is not None and s.times_comparable for s in summaries)
 
 
 def run_summary(history) -> RunSummary | None:
@@ -72,7 +110,8 @@ def run_summary(history) -> RunSummary | None:
     best = max(range(len(accuracy)), key=accuracy.__getitem__)  # max keeps the first of equal values
     train_accuracy = column(history, "train_accuracy")
     final_train = train_accuracy[-1] if train_accuracy else None
-    median = statistics.median(times)
+    timing, alone = timing_of(history)
+    median = statistics.median([times[i] for i in alone if i < len(times)] or times)
     cumulative = column(history, "cumulative_train_time")
     config = history.config
     return RunSummary(
@@ -86,7 +125,7 @@ def run_summary(history) -> RunSummary | None:
         total_train_time=cumulative[-1] if cumulative else sum(times),
         total_eval_time=sum(column(history, "eval_time") or []),
         first_epoch_slow=len(times) > 1 and times[0] > SLOW_FIRST_EPOCH * median,
-        parameters=history.parameters)
+        parameters=history.parameters, timing=timing, epochs_alone=len(alone))
 
 
 def at_chance(history, split: str = "val") -> bool | None:

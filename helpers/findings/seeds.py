@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from .runs import Overfitting, RunSummary, overfitting, run_summary
+from .runs import _ROUNDING, CHANCE, CHANCE_MARGIN, Overfitting, RunSummary, overfitting, run_summary
 
 
 def _mean(values) -> float | None:
@@ -39,7 +39,8 @@ class Arm:
     first_epoch_high: float | None
     final_train_mean: float | None
     gap_mean: float | None              # final train - test accuracy, mean over seeds
-    median_epoch_time: float | None     # mean over seeds of each run's median epoch time
+    median_epoch_time: float | None     # mean over seeds of each run's median epoch time (runs timed alone only)
+    shared_runs: int = 0                # seeds timed while sharing the machine in every epoch (not in the time)
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -67,6 +68,11 @@ class Arm:
     def device_names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(r.device_name for r in self.runs))
 
+    @property
+    def at_chance(self) -> bool:
+        """True if no seed's test accuracy ever rose above chance + CHANCE_MARGIN (False without runs)."""
+        return bool(self.runs) and all(r.best_accuracy <= CHANCE + CHANCE_MARGIN + _ROUNDING for r in self.runs)
+
 
 def arm(label: str, histories) -> Arm:
     """Return the arm of a History or list of Histories (one per seed; None entries are missing seeds)."""
@@ -76,7 +82,8 @@ def arm(label: str, histories) -> Arm:
                high=max(finals, default=None), first_epoch_mean=_mean(firsts),
                first_epoch_low=min(firsts, default=None), first_epoch_high=max(firsts, default=None),
                final_train_mean=_mean(r.final_train_accuracy for r in runs), gap_mean=_mean(r.gap for r in runs),
-               median_epoch_time=_mean(r.median_epoch_time for r in runs))
+               median_epoch_time=_mean(r.median_epoch_time for r in runs if r.times_comparable),
+               shared_runs=sum(not r.times_comparable for r in runs))
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ class ModelComparison:
     cnn: Arm
     verdict: Verdict                        # first = CNN, second = MLP
     parameter_ratio: float | None           # CNN parameters / MLP parameters
-    epoch_time_ratio: float | None          # CNN / MLP median epoch time (means over seeds)
+    epoch_time_ratio: float | None          # CNN / MLP median epoch time (means over the seeds timed alone)
     cnn_overfitting: tuple[Overfitting, ...]   # one per CNN seed, by seed
     mlp_overfitting: tuple[Overfitting, ...]
     same_device: bool | None                # every run recorded the same device name; None if an arm is empty
@@ -137,7 +144,7 @@ def compare_models(mlp, cnn) -> ModelComparison:
         parameter_ratio=cnn_arm.runs[0].parameters / mlp_arm.runs[0].parameters
         if both and mlp_arm.runs[0].parameters else None,
         epoch_time_ratio=cnn_arm.median_epoch_time / mlp_arm.median_epoch_time
-        if both and mlp_arm.median_epoch_time else None,
+        if both and cnn_arm.median_epoch_time and mlp_arm.median_epoch_time else None,
         cnn_overfitting=tuple(overfitting(h) for h in _seeded(cnn)),
         mlp_overfitting=tuple(overfitting(h) for h in _seeded(mlp)),
         same_device=len(names) == 1 if both else None)
@@ -153,8 +160,8 @@ class OptimizerRanking:
     leader: str | None                          # the best arm if its range is above every other's, else None
     first_epoch_leader: str | None              # highest mean test accuracy after epoch 1 (equal: the better ranked)
     first_epoch_clear: bool | None              # its worst seed above every other arm's best seed; None: single seed
-    widest_gap: str | None                      # largest mean train - test gap at the end
-    narrowest_gap: str | None
+    widest_gap: str | None                      # largest |mean train - test gap| at the end, either direction
+    narrowest_gap: str | None                   # smallest |mean train - test gap| (equal sizes: the better ranked)
 
     def arm(self, label: str) -> Arm | None:
         return next((a for a in self.arms if a.label == label), None)
@@ -190,8 +197,8 @@ def rank_arms(histories) -> OptimizerRanking:
     return OptimizerRanking(
         arms=tuple(present), missing=tuple(a.label for a in arms if not a.n), seeds=seeds, groups=groups,
         leader=leader, first_epoch_leader=first and first.label, first_epoch_clear=clear,
-        widest_gap=max(gaps, key=lambda a: a.gap_mean).label if gaps else None,
-        narrowest_gap=min(gaps, key=lambda a: a.gap_mean).label if gaps else None)
+        widest_gap=max(gaps, key=lambda a: abs(a.gap_mean)).label if gaps else None,
+        narrowest_gap=min(gaps, key=lambda a: abs(a.gap_mean)).label if gaps else None)
 
 
 rank_optimizers = rank_arms

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..findings import (CHANCE, CHANCE_MARGIN, Arm, LearningRateChoice, ModelComparison, OptimizerRanking,
                         OptimizerSweep, Overfitting, Verdict)
-from ..formatting import join_words, pct, plural, points, rate, secs, times
+from ..findings.selection import SMALL_RATE
+from ..formatting import count_of, join_words, pct, plural, points, rate, relative, secs, times
 
 OBSERVED = "**Observed.** "
 _RELATION = {"lower": "lower than", "equal": "equal to", "higher": "higher than"}
@@ -31,30 +32,44 @@ def learning_rate_choice(c: LearningRateChoice, model: str = "CNN", reference_na
         if o.at_chance:
             text.append(f"Even this rate never got above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split: "
                         f"the {model} did not learn at any candidate rate.")
+    told = {c.chosen}  # the rates a sentence has spoken of: no later list names them again
     ref = c.at_reference
     if ref is not None and ref.lr != c.chosen:
+        told.add(ref.lr)
         at = f"At {reference_name} rate the {model}"
-        if ref.state == "scored":
+        if ref.state == "scored" and ref.at_chance:
+            text.append(f"{at} stayed at chance ({pct(ref.score)}, never above {pct(CHANCE + CHANCE_MARGIN, 0)} on "
+                        "validation).")
+        elif ref.state == "scored":
             text.append(f"{at} reached {pct(ref.score)}.")
         else:
             text.append({"diverged": f"{at} diverged (non-finite loss) in epoch {ref.epochs_run}.",
                          "missing": f"The {model} run at {reference_name} rate is missing.",
                          "no validation": f"{at} has no validation split to be scored on."}[ref.state])
-    if c.diverged:
-        text.append(f"Diverged: lr {_rates(c.diverged)}.")
-    others_at_chance = [lr for lr in c.at_chance if lr != c.chosen]
-    if others_at_chance:
-        text.append(f"Stayed at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on validation): "
-                    f"lr {_rates(others_at_chance)}.")
-    if c.missing:
-        text.append(f"Missing or without a validation split: lr {_rates(c.missing)}.")
+    diverged, missing = [lr for lr in c.diverged if lr not in told], [lr for lr in c.missing if lr not in told]
+    if diverged:
+        text.append(f"Diverged: lr {_rates(diverged)}.")
     s = c.smallest
-    if s is not None and c.chosen is not None and s.lr != c.chosen and s.state == "scored":
-        slow = s.score < c.chosen_outcome.score and s.still_rising
+    slow = (s is not None and c.chosen is not None and s.lr not in told and s.state == "scored"
+            and s.score < c.chosen_outcome.score and s.still_rising)
+    at_chance = [lr for lr in c.at_chance if lr not in told]
+    if at_chance:
+        rising = "it" if len(at_chance) == 1 else "the smallest"
+        text.append(f"Stayed at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on validation): "
+                    f"lr {_rates(at_chance)}"
+                    + (f"; {rising} was still rising at the end, too slow for {_epoch_count(s)}."
+                       if slow and s.lr in at_chance else "."))
+    if missing:
+        text.append(f"Missing or without a validation split: lr {_rates(missing)}.")
+    if s is not None and c.chosen is not None and s.state == "scored" and s.lr not in told and s.lr not in at_chance:
         text.append(f"The smallest rate, {rate(s.lr)}, reached {pct(s.score)}"
-                    + (f": too slow for {s.epochs_run} {plural(s.epochs_run, 'epoch')}, its validation accuracy "
-                       "still rising at the end." if slow else "."))
+                    + (f": too slow for {_epoch_count(s)}, its validation accuracy still rising at the end."
+                       if slow else "."))
     return OBSERVED + " ".join(text)
+
+
+def _epoch_count(o) -> str:
+    return f"{o.epochs_run} {plural(o.epochs_run, 'epoch')}"
 
 
 def overfitting(o: Overfitting, name: str = "the CNN") -> str:
@@ -88,19 +103,22 @@ def spread(a: Arm, digits: int = 1) -> str:
     """Return an arm's final test accuracy: "61.2 %" (one seed) or "61.2 % (3 seeds: 60.1 % to 62.0 %)"."""
     if a.n == 1:
         return pct(a.mean, digits)
+    if pct(a.low, digits) == pct(a.high, digits):
+        return f"{pct(a.mean, digits)} (same for {count_of(a.n, a.n, 'seed')})"
     return f"{pct(a.mean, digits)} ({a.n} seeds: {pct(a.low, digits)} to {pct(a.high, digits)})"
 
 
-def verdict(v: Verdict) -> str:
-    """Return one sentence on whether the first arm beats the second across seeds."""
+def verdict(v: Verdict, article: str = "") -> str:
+    """Return one sentence on whether the first arm beats the second across seeds ("the " names them "the CNN")."""
     if v.outcome == "missing":
-        return f"Without runs of both {v.first} and {v.second} there is no comparison."
+        return f"Without runs of both {article}{v.first} and {article}{v.second} there is no comparison."
     gap = points(abs(v.difference))
     if v.outcome == "single seed":
         return f"Single seed: there is no spread to compare the difference of {gap} against."
     if v.outcome == "indistinguishable":
         return f"Their ranges overlap: at {v.seeds} seeds the two are indistinguishable (means {gap} apart)."
-    return f"{v.winner} is ahead by {gap} (means), beyond the range of every seed of the other."
+    winner = f"{article}{v.winner}"
+    return f"{winner[0].upper()}{winner[1:]} is ahead by {gap} (means), beyond the range of every seed of the other."
 
 
 def model_comparison(c: ModelComparison) -> str:
@@ -114,28 +132,51 @@ def model_comparison(c: ModelComparison) -> str:
              else f" (CNN on {join_words(cnn.device_names)}, MLP on {join_words(mlp.device_names)})")
     text = [f"**Observed**{where}. The CNN reached {spread(cnn)} test accuracy, the MLP {spread(mlp)}."]
     for a in (cnn, mlp):
+        if a.at_chance:
+            text.append(f"The {a.label} stayed at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} test accuracy)"
+                        + (f" with {count_of(a.n, a.n, 'seed')}." if a.n > 1 else "."))
         if a.diverged_seeds:
             seeds = a.diverged_seeds
             text.append(f"The {a.label} diverged with {plural(len(seeds), 'seed')} {join_words(seeds)}.")
-    text.append(verdict(c.verdict))
+    text.append(verdict(c.verdict, article="the "))
     if c.parameter_ratio is not None:
         text.append(f"The CNN has {times(c.parameter_ratio)} the MLP's parameters.")
+    shared = [a for a in (cnn, mlp) if a.shared_runs]
     if c.epoch_time_ratio is not None:
+        seeds = join_words(f"{a.shared_runs} {a.label} {plural(a.shared_runs, 'seed')}" for a in shared)
+        left_out = f" (left out: {seeds}, timed while other runs shared the machine)" if shared else ""
         text.append(f"An epoch took {secs(cnn.median_epoch_time)} for the CNN and {secs(mlp.median_epoch_time)} for the "
-                    f"MLP ({times(c.epoch_time_ratio)}).")
+                    f"MLP ({times(c.epoch_time_ratio)} as long){left_out}.")
+    elif shared:
+        untimed = join_words(a.label for a in shared if a.median_epoch_time is None)
+        text.append(f"Their epoch times are not compared: every seed of the {untimed} was timed while other runs "
+                    "shared the machine.")
     if cnn.gap_mean is not None and mlp.gap_mean is not None:
         text.append(f"At the end the CNN fits its training data at {pct(cnn.final_train_mean)} (running average over the "
-                    f"last epoch), {points(abs(cnn.gap_mean))} {'above' if cnn.gap_mean >= 0 else 'below'} its test "
-                    f"accuracy; the MLP's training accuracy is {points(mlp.gap_mean, sign=True)} from its test accuracy.")
-    if len(c.cnn_overfitting) == 1:
-        text.append(overfitting(c.cnn_overfitting[0]))
-    else:
-        judged = [o for o in c.cnn_overfitting if o.epochs_considered >= 2]
-        text.append(f"The CNN's losses show the signature of overfitting (test loss up since its lowest epoch, training "
-                    f"loss down) in {c.cnn_overfit_seeds} of {len(c.cnn_overfitting)} seeds"
-                    + (f"; its test loss is lowest in {_epochs(o.lowest_test_loss_epoch for o in judged)}."
-                       if judged else "."))
+                    f"last epoch), {relative(cnn.gap_mean, 'its test accuracy')}; the MLP's training accuracy is "
+                    f"{relative(mlp.gap_mean, 'its test accuracy')}.")
+    text.append(_overfitting_over_seeds(c.cnn_overfitting, c.cnn_overfit_seeds))
     return " ".join(text)
+
+
+def _overfitting_over_seeds(judgements: tuple[Overfitting, ...], overfit: int) -> str:
+    """Return the CNN's overfitting over its seeds: one seed's sentence, "lowest after the last epoch", or a count."""
+    if len(judgements) == 1:
+        return overfitting(judgements[0])
+    judged = [o for o in judgements if o.epochs_considered >= 2]
+    if judged and len(judged) == len(judgements) and all(o.lowest_test_loss_epoch == o.epochs_considered for o in judged):
+        return "The CNN's test loss is lowest after its last epoch for every seed: no sign of overfitting in the losses yet."
+    return (f"The CNN's losses show the signature of overfitting (test loss up since its lowest epoch, training loss "
+            f"down) in {count_of(overfit, len(judgements), 'seed')}"
+            + (f"; its test loss is lowest in {_epochs(o.lowest_test_loss_epoch for o in judged)}." if judged else "."))
+
+
+def _by_optimizer(pairs) -> str:
+    """Return (optimizer, rate) pairs with each optimizer named once: "SGD at 0.01 and 0.001; Adam at 0.1"."""
+    rates = {}
+    for opt, lr in pairs:
+        rates.setdefault(opt, []).append(lr)
+    return "; ".join(f"{opt} at {_rates(lrs)}" for opt, lrs in rates.items())
 
 
 def optimizer_sweep(s: OptimizerSweep) -> str:
@@ -145,19 +186,26 @@ def optimizer_sweep(s: OptimizerSweep) -> str:
     chosen = join_words(f"{opt} {rate(c.chosen) if c.chosen is not None else 'none (no usable rate)'}"
                         for opt, c in s.choices)
     text = [f"{plural(len(s.choices), 'Chosen rate')}: {chosen}."]
-    pairs = (lambda items: join_words(f"{opt} at {rate(lr)}" for opt, lr in items))
-    text.append(f"Diverged runs: {pairs(s.diverged)}." if s.diverged else "No run present diverged.")
+    text.append(f"Diverged runs: {_by_optimizer(s.diverged)}." if s.diverged else "No run present diverged.")
     text.append(f"Stuck at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split): "
-                f"{pairs(s.at_chance)}."
+                f"{_by_optimizer(s.at_chance)}."
                 if s.at_chance else "No converging run stayed at chance.")
     if s.missing:
-        text.append(f"Missing or without a validation split: {pairs(s.missing)}.")
+        text.append(f"Missing or without a validation split: {_by_optimizer(s.missing)}.")
     if s.adaptive_small:
         n = len(s.adaptive_small)
         text.append(f"{join_words(s.adaptive_small)} chose {plural(n, 'a small rate', 'small rates')} "
-                    f"({_rates(s.chosen(o) for o in s.adaptive_small)}), as {plural(n, 'its', 'their')} per-parameter "
+                    f"({rate(SMALL_RATE)} or below), as {plural(n, 'its', 'their')} per-parameter "
                     "step normalisation predicts.")
     return OBSERVED + " ".join(text)
+
+
+def _gap(gap: float) -> str:
+    """Return a train - test gap by its size, the direction in words: "4.0 points, test above training"."""
+    size = points(abs(gap))
+    if round(100 * abs(gap), 1) == 0:
+        return size
+    return f"{size}, {'training above test' if gap > 0 else 'test above training'}"
 
 
 def optimizer_ranking(r: OptimizerRanking) -> str:
@@ -165,20 +213,23 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
     if not r.arms:
         return (f"{OBSERVED}No optimizer has a run to rank"
                 + (f" (no runs for {join_words(r.missing)})." if r.missing else "."))
-    order = join_words(f"{a.label} {spread(a)}" for a in r.arms)
-    text = [f"Final test accuracy ranks {order}."]
+    if len(r.arms) == 1:  # nothing to rank: its own numbers only
+        text = [f"{r.arms[0].label} reached {spread(r.arms[0])} final test accuracy."]
+    else:
+        text = [f"Final test accuracy ranks {join_words(f'{a.label} {spread(a)}' for a in r.arms)}."]
     if r.groups is None:
         if len(r.arms) > 1:
             text.append("Single seed: there is no spread to compare these differences against.")
     elif len(r.arms) > 1:
-        tied = [g for g in r.groups if len(g) > 1]
         if r.leader:
             text.append(f"{r.leader} leads: its worst seed is above every other optimizer's best seed.")
-        if tied:
-            text.append(f"At {r.seeds} seeds, these cannot be told apart (their ranges overlap): "
-                        + "; ".join(join_words(g) for g in tied) + ".")
-        if len(r.groups) > 2 or (len(r.groups) == 2 and not r.leader):
-            text.append("Separated by their ranges: " + ", then ".join(join_words(g) for g in r.groups) + ".")
+        rest = r.groups[1:] if r.leader else r.groups
+        if len(rest) == 1 and len(rest[0]) > 1:
+            text.append(f"At {r.seeds} seeds, these cannot be told apart (their ranges overlap): {join_words(rest[0])}.")
+        elif len(rest) > 1:  # each group once, in order; a group of several is one that seeds cannot split
+            text.append(f"{'Behind it' if r.leader else f'At {r.seeds} seeds'} their ranges separate, best first: "
+                        + ", then ".join(join_words(g) + (" (overlapping: cannot be told apart)" if len(g) > 1 else "")
+                                         for g in rest) + ".")
     if len(r.arms) > 1:
         lead = r.arm(r.first_epoch_leader)
         clear = {True: ", above every other optimizer's seeds", False: ", within the range of others' seeds",
@@ -188,11 +239,12 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
                     f"{pct(lead.first_epoch_mean)}{clear}.")
     if r.widest_gap and r.widest_gap != r.narrowest_gap:
         w, n = r.arm(r.widest_gap), r.arm(r.narrowest_gap)
-        text.append(f"The final gap between training and test accuracy is widest for {w.label} "
-                    f"({points(w.gap_mean, sign=True)}) and narrowest for {n.label} ({points(n.gap_mean, sign=True)}).")
+        text.append(f"The final gap between training accuracy (running average over the last epoch) and test accuracy "
+                    f"is widest for {w.label} ({_gap(w.gap_mean)}) and narrowest for {n.label} ({_gap(n.gap_mean)}).")
     top = r.arms[0]
     runs = join_words(dict.fromkeys(s.epochs_run for s in top.runs))
-    text.append(f"The best test accuracy of the top-ranked {top.label} came in {_epochs(s.best_epoch for s in top.runs)}, "
+    whose = f"the top-ranked {top.label}" if len(r.arms) > 1 else top.label
+    text.append(f"The best test accuracy of {whose} came in {_epochs(s.best_epoch for s in top.runs)}, "
                 f"of {runs} {plural(max(s.epochs_run for s in top.runs), 'epoch')} run.")
     if r.missing:
         text.append(f"No runs for {join_words(r.missing)}.")

@@ -95,9 +95,27 @@ def run_sentence(s: RunSummary, digits: int = 2) -> str:
     if s.diverged:
         return (f"{where} the run diverged (non-finite loss) in epoch {s.epochs_run}, with "
                 f"{pct(s.final_accuracy, digits)} test accuracy after that epoch.")
+    # The best epoch is worth a word only where it is not the last (the final accuracy already says it).
+    best = ("" if s.epochs_run == 1 else " (its best epoch)" if s.best_epoch == s.epochs_run
+            else f" (best {pct(s.best_accuracy, digits)}, epoch {s.best_epoch})")
     return (f"{where} the run reached {pct(s.final_accuracy, digits)} test accuracy after {s.epochs_run} "
-            f"{plural(s.epochs_run, 'epoch')} (best {pct(s.best_accuracy, digits)}, epoch {s.best_epoch}), in "
-            f"{secs(s.total_train_time)} of training, {secs(s.median_epoch_time)} per epoch (median).")
+            f"{plural(s.epochs_run, 'epoch')}{best}, in {secs(s.total_train_time)} of training, "
+            f"{secs(s.median_epoch_time)} per epoch (median{timing_note(s)}).")
+
+
+def timing_note(s: RunSummary) -> str:
+    """What a run's median epoch time is, where other runs shared its machine ("" where it ran alone)."""
+    if s.timing == "partly shared":
+        return f" of the {s.epochs_alone} {plural(s.epochs_alone, 'epoch')} it had the machine to itself"
+    if s.timing == "shared":
+        return ", every epoch timed while other runs shared the machine: not its own speed"
+    return ""
+
+
+def not_compared(shared: list[str]) -> str:
+    """The sentence that says why times are not compared: the named runs shared the machine in every epoch."""
+    return (f"Their epoch times are not compared: the {join_words(shared)} {plural(len(shared), 'run')} shared "
+            "the machine with other runs in every epoch.")
 
 
 def devices(c: DeviceComparison) -> str:
@@ -113,6 +131,8 @@ def devices(c: DeviceComparison) -> str:
     else:
         if c.speedup is not None:
             text.append(f"Per epoch (median) the GPU trained {faster(c.speedup)} than the CPU.")
+        elif c.shared:
+            text.append(not_compared([device_word(s.device) for s in c.shared]))
         if c.cpu.epochs_run != c.gpu.epochs_run:
             text.append(f"The runs stopped after different numbers of epochs (CPU {c.cpu.epochs_run}, GPU "
                         f"{c.gpu.epochs_run}), so their final accuracies are not after the same training.")
@@ -165,6 +185,9 @@ def pipelines(c: PipelineComparison) -> str:
         n = len(c.missing)
         text.append(f"No {plural(n, 'run')} for {join_words(_cell(*k) for k in c.missing)}: the comparison covers "
                     "the runs present only.")
+    if c.shared:
+        text.append(f"Not compared: {join_words(_cell(*k) for k in c.shared)}, timed while other runs shared the "
+                    "machine in every epoch.")
     if c.slow_first_epochs:
         text.append(f"The first epoch is slower in {join_words(_cell(*k) for k in c.slow_first_epochs)} "
                     "(start-up: memory allocation, kernel selection, worker start).")

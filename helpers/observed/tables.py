@@ -9,10 +9,24 @@ from .runs import device_word
 def runs_table(runs: list[RunSummary], digits: int = 2) -> str:
     """Return a table of runs: device as recorded, pipeline, epoch times, totals, final test accuracy."""
     rows = [[f"{device_word(s.device)} ({s.device_name})", s.pipeline, secs(s.first_epoch_time),
-             secs(s.median_epoch_time), secs(s.total_train_time), secs(s.total_eval_time),
+             secs(s.median_epoch_time) + _shared_mark(s), secs(s.total_train_time), secs(s.total_eval_time),
              pct(s.final_accuracy, digits) + (" (diverged)" if s.diverged else "")] for s in runs]
     return markdown_table(["device", "pipeline", "epoch 1", "epoch (median)", "training total", "evaluation total",
                            "final test acc."], rows)
+
+
+def _shared_mark(s: RunSummary) -> str:
+    """A time's mark where other runs shared the machine: every epoch, or some (the time is the others')."""
+    return {"shared": " (shared)", "partly shared": f" ({s.epochs_alone} alone)"}.get(s.timing, "")
+
+
+def _arm_epoch(a) -> str:
+    """An arm's epoch time: mean over the seeds timed alone, "shared" where none was."""
+    if not a.n:
+        return "–"
+    if a.median_epoch_time is None:
+        return "shared"
+    return secs(a.median_epoch_time) + (f" ({a.n - a.shared_runs} of {a.n} seeds)" if a.shared_runs else "")
 
 
 def _cell(o: RateOutcome, chosen: bool) -> str:
@@ -51,7 +65,7 @@ def arms_table(arms) -> str:
     rows = [[a.label, a.n, pct(a.mean) if a.n else "–", f"{pct(a.low)} to {pct(a.high)}" if a.n > 1 else "–",
              pct(a.first_epoch_mean) if a.n else "–",
              f"{100 * a.gap_mean:+.1f} pp" if a.gap_mean is not None else "–",
-             secs(a.median_epoch_time) if a.n else "–", join_words(a.diverged_seeds) or "–"] for a in arms]
+             _arm_epoch(a), join_words(a.diverged_seeds) or "–"] for a in arms]
     return markdown_table(["run", "seeds", "final test acc. (mean)", "range over seeds", "after epoch 1 (mean)",
                            "train - test (final)", "epoch (median)", "diverged seeds"], rows)
 

@@ -1,0 +1,131 @@
+"""The hand-in archive renders its PDF again: the stored results of exactly the runs the PDF shows travel with the
+sources, so that `make pdf` in the unpacked archive trains nothing and shows the same numbers."""
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from pypdf import PdfReader
+
+from helpers import report
+from helpers.data import locate
+from helpers.errors import UserError
+from helpers.experiment import run_files
+from helpers.plan import planned_runs
+from helpers.profiles import chapter_settings
+from helpers.synthetic import write_stand_ins
+
+from conftest import REPO
+
+# The data fingerprints of write_stand_ins(root, 100, 100, 50), part of every result key. Pinned, so that a generator
+# whose bytes depend on the time, the machine, zlib or numpy fails here, not in a grader's unpacked hand-in.
+PINNED_FINGERPRINTS = {"mnist": "6821089636572716", "cifar10": "5abd77d87d0453da"}
+
+
+def test_synthetic_data_is_the_same_bytes_at_every_run_and_on_every_machine(tmp_path):
+    for root in (tmp_path / "a", tmp_path / "b"):
+        write_stand_ins(root, n_mnist=100, n_cifar=100, n_test=50)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert files and all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+    assert {name: locate(name, tmp_path / "a", download_missing=False).fingerprint
+            for name in PINNED_FINGERPRINTS} == PINNED_FINGERPRINTS
+
+
+def shown_runs() -> list[Path]:
+    """The result files of the smoke plan's stored runs (the runs the PDF shows), under the current results root."""
+    s = chapter_settings("smoke")["3.2"]
+    files = [run_files(p.config, s.data_root, s.results_dir, download_missing=False).result
+             for p in planned_runs("smoke") if p.config is not None]
+    return [f for f in files if f.is_file()]
+
+
+def pdf_text_without_build_lines(pdf: Path) -> str:
+    """The PDF's text without what differs between two builds of the same results: the date, the build machine,
+    and on the closing page the build's interpreter (named relative to its checkout, or as PY=... outside it)."""
+    pages = [page.extract_text() for page in PdfReader(pdf).pages]
+    title = pages[0].split("• Report built on")[0]  # the last lines of the title page
+    text = "\n".join([re.sub(r"^\d{4}-\d{2}-\d{2}$", "", title, flags=re.M), *pages[1:]])
+    text = re.sub(r"This PDF was built (in|with) \S+?\.(\s|$)", "", " ".join(text.split()))
+    return re.sub(r" PY=\S+", "", text)
+
+
+@pytest.fixture(scope="module")
+def smoke_zip(tmp_path_factory):
+    """One smoke PDF and its archive, with a results folder of their own that also holds files the zip must skip."""
+    previous = os.environ.get("EML_RESULTS_ROOT")
+    results_root = tmp_path_factory.mktemp("results")
+    os.environ["EML_RESULTS_ROOT"] = str(results_root)
+    try:
+        build_root = tmp_path_factory.mktemp("build")
+        pdf = report.build_pdf("smoke", REPO / "group.yml", build_root=build_root)  # the group file the zip ships
+        shown = shown_runs()
+        stale = results_root / "smoke" / "cifar10-cnn-sgd-lr0.5-cpu-resident-0123456789abcdef.json"
+        stale.write_bytes(shown[-1].read_bytes())  # a run of other overrides, stored earlier: not the PDF's
+        (results_root / "smoke" / "cifar10-cnn-sgd-lr9-cpu-resident-0123456789abcdef.ckpt").write_bytes(b"partial")
+        archive = report.build_zip("smoke", pdf)
+        yield SimpleNamespace(pdf=pdf, archive=archive, shown=shown, results=results_root / "smoke")
+    finally:
+        if previous is None:
+            os.environ.pop("EML_RESULTS_ROOT", None)
+        else:
+            os.environ["EML_RESULTS_ROOT"] = previous
+
+
+@pytest.mark.slow
+def test_the_zip_holds_the_pdf_the_sources_and_exactly_the_results_it_shows(smoke_zip):
+    assert smoke_zip.archive == smoke_zip.pdf.with_suffix(".zip")  # the names of today
+    with zipfile.ZipFile(smoke_zip.archive) as z:
+        names = z.namelist()
+        shipped = {n: z.read(n) for n in names if n.startswith("sources/results/")}
+    assert smoke_zip.pdf.name in names and "sources/Makefile" in names and "sources/helpers/report.py" in names
+    assert shipped == {f"sources/results/smoke/{p.name}": p.read_bytes() for p in smoke_zip.shown}
+    assert len(shipped) >= 10  # every run of the plan this machine can train (here, on a CPU, all but 3.2's GPU runs)
+    assert not [n for n in names if n.endswith((".ckpt", ".lock")) or n.startswith(("sources/data/", "sources/build/"))]
+
+
+@pytest.mark.slow
+def test_make_pdf_in_the_unpacked_zip_trains_nothing_and_shows_the_same_numbers(smoke_zip, tmp_path):
+    with zipfile.ZipFile(smoke_zip.archive) as z:
+        z.extractall(tmp_path)
+    sources = tmp_path / "sources"
+    assert not (sources / ".git").exists()
+
+    def store() -> dict:
+        return {p.relative_to(sources).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+                for p in (sources / "results").rglob("*")}
+    before = store()
+    env = {k: v for k, v in os.environ.items() if k not in ("EML_RESULTS_ROOT", "EML_DATA_ROOT")}
+    done = subprocess.run(["make", "--no-print-directory", "pdf", "PROFILE=smoke", f"PY={sys.executable}"], cwd=sources,
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    again = sources / "build" / "smoke" / smoke_zip.pdf.name
+    assert f"wrote {again}" in done.stdout  # the unpacked sources' own build, not this checkout's
+    assert store() == before  # nothing trained, nothing stored, no checkpoint, no lock
+    original, rebuilt = pdf_text_without_build_lines(smoke_zip.pdf), pdf_text_without_build_lines(again)
+    assert re.findall(r"\d+\.\d+ ?%", original)  # the accuracies, among every other number
+    assert rebuilt == original
+
+
+@pytest.mark.slow
+def test_a_zip_of_another_profile_or_without_the_pdfs_results_is_refused(smoke_zip, tmp_path, monkeypatch):
+    written = smoke_zip.archive.stat().st_mtime_ns
+    with pytest.raises(UserError, match=r"is a PDF of profile 'smoke', not 'full'.*Run `make zip`"):
+        report.build_zip("full", smoke_zip.pdf)
+    monkeypatch.setenv("EML_RESULTS_ROOT", str(tmp_path))  # results made elsewhere, or none
+    with pytest.raises(UserError, match=r"\d+ run\(s\) that the PDF \(profile 'smoke'\) needs are not stored in "
+                                        r".*mnist-mlp-sgd-lr0\.1-cpu-template.*OVERRIDES.*make zip PROFILE=smoke"):
+        report.build_zip("smoke", smoke_zip.pdf)
+    monkeypatch.undo()
+    late = smoke_zip.shown[0]
+    stat = late.stat()
+    os.utime(late, ns=(stat.st_atime_ns, smoke_zip.pdf.stat().st_mtime_ns + 10**9))
+    try:
+        with pytest.raises(UserError, match=rf"{late.name.rsplit('-', 1)[0]} were stored after .* rendered"):
+            report.build_zip("smoke", smoke_zip.pdf)
+    finally:
+        os.utime(late, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert smoke_zip.archive.stat().st_mtime_ns == written  # a refused zip leaves the last good one alone
