@@ -5,12 +5,14 @@
 Both input pipelines with the MLP and the CNN, every optimizer family for a few steps, checkpoint and
 resume of a run killed mid-way, the seeded batch generators, and timing with synchronisation. It
 trains on generated data in the official formats (nothing to download) and stores nothing. Without
-CUDA it says so and exits non-zero. (`--device cpu` runs the same checks on the CPU, for the tests.)
+CUDA it says so and exits non-zero. (`--device cpu` runs the same checks on the CPU with a tenth of
+the data, in seconds: tests/test_gpucheck.py runs it.)
 """
 from __future__ import annotations
 
 import argparse
 import json
+import select
 import signal
 import subprocess
 import sys
@@ -22,11 +24,43 @@ import torch
 
 from .experiment import RunConfig, run, run_files
 from .synthetic import write_stand_ins
+from .training import synchronize
 
-# Kill a run after its first checkpoint, start it again, and print its record (a fresh process, like a requeue).
-_TRAIN = ("import json, sys; from helpers.experiment import RunConfig, run; "
-          "h = run(RunConfig(**json.loads(sys.argv[1])), sys.argv[2], sys.argv[3], progress=False); "
-          "print(json.dumps({'records': len(h.records), 'resumes': h.resumes}))")
+# How much each check trains: on a GPU enough for real epoch times; on the CPU (the tests) a tenth, in seconds.
+SIZES = {
+    "cuda": dict(stand_ins=dict(n_mnist=6000, n_cifar=6000, n_test=1000), train_subset=4000, test_subset=1000,
+                 val_size=500, optimizer_subset=1000, resume_epochs=6, matrix=2048),
+    "cpu": dict(stand_ins=dict(n_mnist=1000, n_cifar=1000, n_test=300), train_subset=400, test_subset=200,
+                val_size=100, optimizer_subset=200, resume_epochs=3, matrix=384),
+}
+REPO = Path(__file__).resolve().parents[1]
+
+# A run in a fresh process (like a requeued task) that prints its record. With "pause" it stops one step
+# into epoch 2, after its first checkpoint, says so and waits to be killed: the kill comes at a known point,
+# whatever the machine's load, instead of after a guessed sleep.
+_TRAIN = """
+import json, os, sys
+from helpers import experiment
+if sys.argv[4:] == ["pause"]:
+    train = experiment.train
+
+    def pausing(model, optimizer, batches, *args, **kwargs):
+        epochs = []
+
+        class PauseInEpoch2:
+            def __iter__(self):
+                epochs.append(1)
+                for step, batch in enumerate(batches):
+                    if len(epochs) == 2 and step == 1:
+                        print("paused in epoch 2", flush=True)
+                        sys.stdin.readline()  # returns only if the parent is gone
+                        os._exit(1)
+                    yield batch
+        return train(model, optimizer, PauseInEpoch2(), *args, **kwargs)
+    experiment.train = pausing
+h = experiment.run(experiment.RunConfig(**json.loads(sys.argv[1])), sys.argv[2], sys.argv[3], progress=False)
+print(json.dumps({"records": len(h.records), "resumes": h.resumes}))
+"""
 
 
 def _row(rows: list, check: str, started: float, ok: bool, detail: str) -> bool:
@@ -42,7 +76,9 @@ def _per_epoch(history) -> str:
 def run_checks(device: str, root: Path) -> list[tuple]:
     """Run every check on the device; return the table's rows (check, result, seconds, detail)."""
     rows: list[tuple] = []
-    small = dict(device=device, epochs=2, train_subset=4000, test_subset=1000, val_size=500)
+    size = SIZES[device]
+    small = dict(device=device, epochs=2, train_subset=size["train_subset"], test_subset=size["test_subset"],
+                 val_size=size["val_size"])
     for dataset, model in (("mnist", "mlp"), ("cifar10", "cnn")):
         for pipeline in ("template", "resident"):
             started = time.perf_counter()
@@ -52,7 +88,7 @@ def run_checks(device: str, root: Path) -> list[tuple]:
     for optimizer, lr in (("SGD", 0.05), ("Adam", 1e-3), ("RMSprop", 1e-3), ("Adagrad", 1e-2), ("AdamW", 1e-3)):
         started = time.perf_counter()
         history = run(RunConfig("cifar10", "cnn", optimizer=optimizer, lr=lr, pipeline="resident",
-                                **{**small, "epochs": 1, "train_subset": 1000}), root, progress=False)
+                                **{**small, "epochs": 1, "train_subset": size["optimizer_subset"]}), root, progress=False)
         loss = history.records[-1]["train_loss"]
         _row(rows, f"optimizer {optimizer}", started, loss is not None, f"training loss {loss}")
     rows.append(_resume_check(device, root))
@@ -61,27 +97,36 @@ def run_checks(device: str, root: Path) -> list[tuple]:
     return rows
 
 
-def _resume_check(device: str, root: Path) -> tuple:
+def _resume_check(device: str, root: Path, wait_s: float = 300) -> tuple:
     started = time.perf_counter()
-    config = RunConfig("cifar10", "cnn", optimizer="Adam", lr=1e-3, pipeline="resident", device=device, epochs=6,
-                       train_subset=4000, test_subset=500, val_size=500)
+    size = SIZES[device]
+    config = RunConfig("cifar10", "cnn", optimizer="Adam", lr=1e-3, pipeline="resident", device=device,
+                       epochs=size["resume_epochs"], train_subset=size["train_subset"],
+                       test_subset=size["test_subset"], val_size=size["val_size"])
     results = Path(tempfile.mkdtemp(dir=root))
     files = run_files(config, root, results, download_missing=False)
     argv = [sys.executable, "-c", _TRAIN, json.dumps(config.__dict__), str(root), str(results)]
-    victim = subprocess.Popen(argv, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True)
-    while not files.checkpoint.exists() and victim.poll() is None:
-        time.sleep(0.02)
+    victim = subprocess.Popen(argv + ["pause"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    paused = _line_within(victim, "paused in epoch 2", wait_s)
     victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    victim.communicate()
     cut_after = len(files.load_checkpoint()["records"]) if files.checkpoint.exists() else 0
-    done = subprocess.run(argv, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
     outcome = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {}
-    ok = (cut_after >= 1 and outcome.get("records") == config.epochs and len(outcome.get("resumes", [])) == 1
+    ok = (paused and cut_after == 1 and outcome.get("records") == config.epochs
+          and [r["after_epoch"] for r in outcome.get("resumes", [])] == [1]
           and not files.checkpoint.exists() and files.result.exists())
+    detail = (f"killed in epoch 2 after the checkpoint of epoch {cut_after}, resumed to {outcome.get('records')} epochs"
+              if ok else f"paused: {paused}, checkpointed epochs: {cut_after}, outcome {outcome} {done.stderr[-300:]}")
     rows = []
-    _row(rows, "checkpoint, kill, resume", started, ok,
-         f"killed after epoch {cut_after}, resumed to {outcome.get('records')} epochs" if ok else done.stderr[-300:])
+    _row(rows, "checkpoint, kill, resume", started, ok, detail)
     return rows[0]
+
+
+def _line_within(process: subprocess.Popen, line: str, seconds: float) -> bool:
+    """True if the process printed this line (as its first) within the given seconds."""
+    ready, _, _ = select.select([process.stdout], [], [], seconds)
+    return bool(ready) and process.stdout.readline().strip() == line
 
 
 def _generator_check(device: str) -> tuple:
@@ -101,20 +146,55 @@ def _generator_check(device: str) -> tuple:
     return rows[0]
 
 
-def _timing_check(device: str) -> tuple:
-    from .training import synchronize
+# Float32 FLOP/s that no device reaches (per CPU thread; per GPU), about ten times the fastest there is:
+# the work's FLOPs at this rate are a floor that a clock which covered the work cannot be under.
+_PEAK_FLOPS = {"cpu": 1e13, "cuda": 1e16}
+
+
+def _matmuls(x: torch.Tensor, w: torch.Tensor, count: int) -> torch.Tensor:
+    """Queue count products x @ w (w scaled so that the values stay near 1: no denormals, no overflow)."""
+    for _ in range(count):
+        x = x @ w
+    return x
+
+
+def _timing_check(device: str, n: int | None = None, count: int = 20) -> tuple:
+    """Time matmuls up to `synchronize`: the clock must cover the work, so it can fail where it does not.
+
+    It fails if the synchronised time is shorter than the work can possibly take (its FLOPs at a peak no
+    device reaches), and on CUDA also if the work's end event is not reached once synchronize returns or
+    the GPU's own timing of the work is longer than the synchronised time.
+    """
     started = time.perf_counter()
-    x = torch.randn(2048, 2048, device=device)
-    synchronize(torch.device(device))
+    n = n or SIZES[device]["matrix"]
+    dev = torch.device(device)
+    x = torch.randn(n, n, device=dev)
+    w = torch.randn(n, n, device=dev) / n ** 0.5
+    _matmuls(x, w, 1)  # warm-up: library loading and kernel selection stay out of the figure
+    events = [torch.cuda.Event(enable_timing=True) for _ in range(2)] if dev.type == "cuda" else []
+    synchronize(dev)
     start = time.perf_counter()
-    for _ in range(20):
-        x = x @ x / 2048
+    if events:
+        events[0].record()
+    result = _matmuls(x, w, count)
+    if events:
+        events[1].record()
     queued = time.perf_counter() - start
-    synchronize(torch.device(device))
+    synchronize(dev)
     waited = time.perf_counter() - start
+    done = events[1].query() if events else True
+    threads = torch.get_num_threads() if dev.type == "cpu" else 1
+    floor = count * 2 * n ** 3 / (_PEAK_FLOPS[dev.type] * threads)
+    ok = done and waited >= floor and bool(torch.isfinite(result).all())
+    detail = (f"{count} matmuls of {n}x{n}: {queued * 1e3:.1f} ms to queue, {waited * 1e3:.1f} ms until done "
+              f"(no device could do them in under {floor * 1e3:.2f} ms)")
+    if events:
+        torch.cuda.synchronize(dev)
+        device_ms = events[0].elapsed_time(events[1])
+        ok = ok and device_ms <= waited * 1e3 * 1.01 + 0.05
+        detail += f"; the GPU's own timing {device_ms:.1f} ms" + ("" if done else "; NOT finished when synchronize returned")
     rows = []
-    _row(rows, "timing with synchronisation", started, waited >= queued,
-         f"20 matmuls: {queued * 1e3:.1f} ms to queue, {waited * 1e3:.1f} ms until done")
+    _row(rows, "timing with synchronisation", started, ok, detail)
     return rows[0]
 
 
@@ -131,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
           f"cuDNN {torch.backends.cudnn.version()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        write_stand_ins(root, n_mnist=6000, n_cifar=6000, n_test=1000)
+        write_stand_ins(root, **SIZES[args.device]["stand_ins"])
         rows = run_checks(args.device, root)
     widths = [max(len(r[i]) for r in rows + [("check", "result", "time", "")]) for i in range(3)]
     for row in [("check", "result", "time", "detail")] + rows:

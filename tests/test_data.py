@@ -70,6 +70,41 @@ def test_corrupt_cifar_batch_is_named(fresh_synthetic_root):
         data.load_split(files, train=True)
 
 
+def _write_idx(path, header: bytes, body: bytes) -> None:
+    path.write_bytes(gzip.compress(header + body))
+
+
+@pytest.mark.parametrize("magic", [b"\x00\x00\x0d\x03", b"\x08\x00\x08\x03", b"\x00\x00\x08"],
+                         ids=["float-type", "nonzero-first-bytes", "shorter-than-a-magic-number"])
+def test_idx_file_with_a_bad_magic_number_is_named(fresh_synthetic_root, magic):
+    path = fresh_synthetic_root / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    raw = gzip.decompress(path.read_bytes())
+    _write_idx(path, magic, raw[4:] if len(magic) == 4 else b"")
+    files = data.locate("mnist", fresh_synthetic_root, download_missing=False)
+    with pytest.raises(UserError, match="train-images-idx3-ubyte.gz: not an idx file .*bad magic number"):
+        data.load_split(files, train=True)
+
+
+def test_images_and_labels_of_different_counts_are_named(fresh_synthetic_root):
+    path = fresh_synthetic_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz"
+    labels = gzip.decompress(path.read_bytes())[8:]
+    _write_idx(path, bytes([0, 0, 8, 1]) + (len(labels) - 1).to_bytes(4, "big"), labels[:-1])  # one label short
+    files = data.locate("mnist", fresh_synthetic_root, download_missing=False)
+    with pytest.raises(UserError, match=r"t10k-images-idx3-ubyte.gz: images \(50, 28, 28\) do not match labels \(49,\)"):
+        data.load_split(files, train=False)
+
+
+@pytest.mark.parametrize("meta", [{"num_cases_per_batch": 20, "num_vis": 3072},
+                                  {"label_names": ["airplane", "automobile"], "num_vis": 3072}],
+                         ids=["no-label-names", "two-label-names"])
+def test_cifar_meta_file_without_the_ten_label_names_is_named(fresh_synthetic_root, meta):
+    with open(fresh_synthetic_root / "cifar-10-batches-py" / "batches.meta", "wb") as f:
+        pickle.dump(meta, f, protocol=2)
+    files = data.locate("cifar10", fresh_synthetic_root, download_missing=False)
+    with pytest.raises(UserError, match="batches.meta: needs the 10 'label_names' of CIFAR-10"):
+        data.load_split(files, train=False)
+
+
 @pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
 def test_resident_tensor_equals_template_items_exactly(synthetic_root, dataset):
     split = data.load_split(data.locate(dataset, synthetic_root, download_missing=False), train=False)
@@ -95,7 +130,11 @@ def test_pipelines_yield_every_item_once_per_epoch_in_a_seeded_order(synthetic_r
         assert not torch.equal(labels[0], labels[1])  # reshuffled every epoch
         again = pipelines.make_batches(split, pipeline, 64, torch.device("cpu"), seed=3, train=True)
         assert torch.equal(torch.cat([y for _, y in again]), labels[0])  # same seed, same order
+        other = pipelines.make_batches(split, pipeline, 64, torch.device("cpu"), seed=4, train=True)
+        assert not torch.equal(torch.cat([y for _, y in other]), labels[0])  # another seed, another order
         orders.append(labels[0])
+    stored = torch.from_numpy(split.labels)
+    assert not any(torch.equal(order, stored) for order in orders)  # each pipeline shuffles the first epoch too
 
 
 def test_balanced_subset_and_validation_split(synthetic_root):
@@ -120,6 +159,40 @@ def test_data_root_resolution(monkeypatch, tmp_path):
     assert data.resolve_data_root(tmp_path / "arg") == tmp_path / "arg"
     monkeypatch.delenv(data.DATA_ROOT_ENV)
     assert data.resolve_data_root().name == "data"
+
+
+def test_real_mnist_format_files_decode_as_torchvision_reads_them(real_mnist_format_root, tmp_path, monkeypatch):
+    """Our idx reader against torchvision's own (it reads uncompressed files: we gunzip them for it)."""
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+    monkeypatch.setattr(data, "_warned_about", set())  # leave the once-per-process warning to its own test
+    files = data.locate("mnist", real_mnist_format_root, download_missing=False)
+    for train, part in ((True, "train"), (False, "t10k")):
+        split = data.load_split(files, train)
+        reference = {}
+        for kind, read in (("images-idx3", read_image_file), ("labels-idx1", read_label_file)):
+            plain = tmp_path / f"{part}-{kind}-ubyte"
+            plain.write_bytes(gzip.decompress((real_mnist_format_root / "MNIST" / "raw" / f"{plain.name}.gz").read_bytes()))
+            reference[kind] = read(str(plain)).numpy()
+        assert split.images.dtype == reference["images-idx3"].dtype == np.uint8
+        assert np.array_equal(split.images, reference["images-idx3"])
+        assert np.array_equal(split.labels, reference["labels-idx1"]) and split.labels.dtype == np.int64
+        assert len(split) == (60000 if train else 10000)
+
+
+def test_real_cifar10_copy_decodes_as_torchvision_reads_it(real_cifar_root, monkeypatch):
+    """Our CIFAR-10 reader against torchvision.datasets.CIFAR10, told to skip its md5 check (the copy's
+    data batches are re-encoded, so their checksums are not the official ones)."""
+    import torchvision
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(data, "_warned_about", set())  # leave the once-per-process warning to its own test
+    files = data.locate("cifar10", real_cifar_root, download_missing=False)
+    for train in (True, False):
+        split = data.load_split(files, train)
+        reference = torchvision.datasets.CIFAR10(str(real_cifar_root), train=train, download=False)
+        assert split.images.shape == reference.data.shape == ((50000 if train else 10000), 32, 32, 3)
+        assert np.array_equal(split.images, reference.data)
+        assert np.array_equal(split.labels, np.asarray(reference.targets, dtype=np.int64))
+        assert split.classes == tuple(reference.classes)
 
 
 def test_real_mnist_format_files_load(real_mnist_format_root):

@@ -1,10 +1,10 @@
 """Checkpoints and resume: a run killed mid-epoch and started again ends bit-identical to an uninterrupted one."""
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -17,19 +17,39 @@ from conftest import REPO
 pytestmark = pytest.mark.slow
 
 # Each run goes in a fresh process with one thread, as an array task would: the same arithmetic every time.
+# With "pause" the run stops one step into epoch 2 (after its first checkpoint), says so, and waits to be
+# killed: the kill lands mid-epoch at a known point however loaded the machine is, not after a guessed sleep.
 TRAIN = """
-import json, sys
-from helpers.experiment import RunConfig, run
-config = RunConfig(**json.loads(sys.argv[1]))
-history = run(config, sys.argv[2], None if sys.argv[3] == "-" else sys.argv[3], progress=False)
+import json, os, sys
+from helpers import experiment
+if sys.argv[4:] == ["pause"]:
+    train = experiment.train
+
+    def pausing(model, optimizer, batches, *args, **kwargs):
+        epochs = []
+
+        class PauseInEpoch2:
+            def __iter__(self):
+                epochs.append(1)
+                for step, batch in enumerate(batches):
+                    if len(epochs) == 2 and step == 1:
+                        print("paused in epoch 2", flush=True)
+                        sys.stdin.readline()  # returns only if the test is gone
+                        os._exit(1)
+                    yield batch
+        return train(model, optimizer, PauseInEpoch2(), *args, **kwargs)
+    experiment.train = pausing
+config = experiment.RunConfig(**json.loads(sys.argv[1]))
+history = experiment.run(config, sys.argv[2], None if sys.argv[3] == "-" else sys.argv[3], progress=False)
 print(json.dumps(history.to_record()))
 """
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 
 
-def start(config: RunConfig, data_root, results_dir) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", TRAIN, json.dumps(config.__dict__), str(data_root), str(results_dir)],
-                            cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(config: RunConfig, data_root, results_dir, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", TRAIN, json.dumps(config.__dict__), str(data_root), str(results_dir),
+                             *extra], cwd=REPO, env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def finish(process: subprocess.Popen) -> dict:
@@ -39,16 +59,17 @@ def finish(process: subprocess.Popen) -> dict:
 
 
 def outcomes(record: dict) -> list[tuple]:
-    """Everything an epoch computed, without the clock."""
-    return [tuple(r[k] for k in sorted(r) if not k.endswith("_time")) for r in record["records"]]
+    """Everything an epoch computed, without the clock (and what else used the machine meanwhile)."""
+    return [tuple((k, r[k]) for k in sorted(r) if not k.endswith("_time") and k != "conditions")
+            for r in record["records"]]
 
 
 @pytest.fixture(scope="module")
-def slow_enough_root(tmp_path_factory):
-    """Synthetic data large enough for epochs of about a second on one thread."""
+def resume_root(tmp_path_factory):
+    """Synthetic data with a few dozen steps per epoch."""
     root = tmp_path_factory.mktemp("resume-data")
-    write_mnist(root, n_train=6000, n_test=500)
-    write_cifar10(root, n_train=1500, n_test=300)
+    write_mnist(root, n_train=2000, n_test=300)
+    write_cifar10(root, n_train=600, n_test=200)
     return root
 
 
@@ -56,24 +77,22 @@ def slow_enough_root(tmp_path_factory):
     RunConfig("mnist", "mlp", optimizer="SGD", lr=0.1, epochs=5, pipeline="template", val_size=500, seed=3),
     RunConfig("cifar10", "cnn", optimizer="Adam", lr=0.001, epochs=5, pipeline="resident", val_size=100, seed=2),
 ], ids=["template-sgd", "resident-adam"])
-def test_killed_run_resumes_bit_identical_and_honestly_timed(config, slow_enough_root, tmp_path):
-    reference = start(config, slow_enough_root, "-")
+def test_killed_run_resumes_bit_identical_and_honestly_timed(config, resume_root, tmp_path):
+    reference = start(config, resume_root, "-")
     uninterrupted = finish(reference)
 
-    files = run_files(config, slow_enough_root, tmp_path, download_missing=False)
-    victim = start(config, slow_enough_root, tmp_path)
-    deadline = time.monotonic() + 300
-    while not files.checkpoint.exists():
-        assert victim.poll() is None and time.monotonic() < deadline, "the run ended before its first checkpoint"
-        time.sleep(0.02)
-    time.sleep(0.3)  # into the next epoch
+    files = run_files(config, resume_root, tmp_path, download_missing=False)
+    victim = start(config, resume_root, tmp_path, "pause")
+    ready, _, _ = select.select([victim.stdout], [], [], 300)  # a bounded wait for the pause, then the kill
+    said = victim.stdout.readline().strip() if ready else "nothing within 300 s"
     victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    _, err = victim.communicate()
+    assert said == "paused in epoch 2", err
     assert not files.result.exists(), "killed before the end, yet a result was stored"
     done_before_kill = len(files.load_checkpoint()["records"])
-    assert 1 <= done_before_kill < config.epochs
+    assert done_before_kill == 1  # killed mid-epoch 2: that epoch's steps are lost, epoch 1 is kept
 
-    resumed = finish(start(config, slow_enough_root, tmp_path))
+    resumed = finish(start(config, resume_root, tmp_path))
     assert outcomes(resumed) == outcomes(uninterrupted)  # bit-identical: losses and accuracies, every epoch
     assert [r["epoch"] for r in resumed["records"]] == list(range(1, config.epochs + 1))
     assert resumed["resumes"] == [{"after_epoch": done_before_kill, "device_name": resumed["environment"]["device_name"]}]

@@ -1,13 +1,15 @@
 """The training loop, its history and timing, seeds, the results cache, and bad input."""
 import json
 import math
+import os
 
 import pytest
 import torch
 
 from helpers import results
 from helpers.errors import UserError
-from helpers.experiment import DeviceUnavailable, NotStored, RunConfig, optimizer_class, run, run_files
+from helpers.experiment import DeviceUnavailable, NotStored, RunConfig, run, run_files
+from helpers.training import optimizer_class
 from helpers.results import RunFiles, RunInProgress
 from helpers.findings import choose_learning_rate
 
@@ -67,13 +69,30 @@ def test_not_stored_is_refused_without_training(synthetic_root, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
-    def interrupted(*args, **kwargs):
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+def test_a_write_interrupted_before_its_rename_keeps_the_previous_files(tmp_path, monkeypatch, step):
+    """Interrupted once the new bytes are in the temporary file: at its fsync, or at the rename itself."""
+    running = RunFiles.of(tmp_path, {"run": 1})  # a run in progress, checkpointed after epoch 2
+    running.save_checkpoint({"records": [{"epoch": 1}, {"epoch": 2}]})
+    stored = RunFiles.of(tmp_path, {"run": 2})   # a finished run
+    stored.save_result({"records": [{"epoch": 1}]})
+    before = {path: path.read_bytes() for path in (running.checkpoint, stored.result)}
+    written = []
+
+    def interrupted(target, *args):
+        written.append(os.fstat(target).st_size if step == "fsync" else os.path.getsize(target))
         raise KeyboardInterrupt
-    monkeypatch.setattr(results.json, "dumps", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        RunFiles.of(tmp_path, {"a": 1}).save_result({"records": []})
-    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(results.os, step, interrupted)
+    three_epochs = {"records": [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]}
+    for write in (lambda: running.save_checkpoint(three_epochs), lambda: running.save_result(three_epochs),
+                  lambda: stored.save_result(three_epochs)):
+        with pytest.raises(KeyboardInterrupt):
+            write()
+    monkeypatch.undo()
+    assert len(written) == 3 and all(size > 0 for size in written)  # each was interrupted with its bytes written
+    assert {path: path.read_bytes() for path in before} == before  # the previous checkpoint and result, intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in before)  # no temporary file left
+    assert len(running.load_checkpoint()["records"]) == 2 and stored.load_result()["records"] == [{"epoch": 1}]
 
 
 def test_stored_file_with_other_config_is_refused(tmp_path):
@@ -88,18 +107,19 @@ def test_stored_file_with_other_config_is_refused(tmp_path):
 def test_a_run_held_by_another_process_is_not_trained_twice(synthetic_root, tmp_path):
     config = small(epochs=1)
     files = run_files(config, synthetic_root, tmp_path)
-    import subprocess, sys
-    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
-                               "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)",
-                               str(files.lock)], stdout=subprocess.PIPE, text=True)
+    import select, subprocess, sys
+    # The holder keeps the lock until it is killed (its stdin never ends before), however slow this machine is.
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.readline()",
+                               str(files.lock)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout.readline().strip() == "locked"
+        assert select.select([holder.stdout], [], [], 120)[0] and holder.stdout.readline().strip() == "locked"
         assert files.is_locked()
         with pytest.raises(RunInProgress, match="being trained by another process"):
             run(config, synthetic_root, tmp_path, progress=False)
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()
     assert not files.is_locked()
     assert run(config, synthetic_root, tmp_path, progress=False).status == "completed"
 
