@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# A lent GPU machine's session from start to end, with only what that machine has (torch, torchvision, numpy,
+# Pillow, tqdm; no papermill, no internet), and the two steps around it here:
+#
+#   make gpu-carry                        here, before: fills .carry/ (git-ignored; name it in the device tool's carry)
+#   bash slurm/gpu-session.sh             there, from the repository root: the steps below, each timed, into $OUT
+#   make gpu-unpack ARCHIVE=.../gpu-session.tar.gz   here, after: its results into results/full/, then the status
+#
+# Steps (STEPS="data check calibrate train pack", in this order; a subset runs those alone):
+#   data       writes DATA_ROOT from the carried copies (CIFAR-10 by the carried make_cifar10.py, Debian's
+#              Fashion-MNIST files as MNIST/raw/) and compares their sha256 with those written here by make
+#              gpu-carry: "identical", or the files that differ (the step is then marked DIFFERENT and the session
+#              goes on: results trained on other bytes have other keys, and would be trained again here)
+#   check      python3 -m helpers.gpucheck (the table: gpucheck.txt)
+#   calibrate  python3 -m helpers.calibrate: every kind of run alone, the TF32/foreach/host-sync toggles, the
+#              proposed course-GPU table (calibration.txt, calibration.json)
+#   train      python3 -m helpers.jobs train --profile full --workers $WORKERS --overrides "$OVERRIDES"
+#   pack       $OUT/gpu-session.tar.gz: results/full/*.json (no checkpoints, no locks), workers/*_log.out,
+#              session/ (session.log, the tables, the checksums, the overrides); always runs, also after a failure
+# The exit status is non-zero if a step failed or the data differ; the steps after it run all the same.
+#
+# Options (environment): DEVICE=cuda (cpu: a trial without a GPU; OVERRIDES must then move the runs to the
+#   CPU: '{"devices": ["cpu"], "device": "cpu", ...}'), WORKERS=4, OVERRIDES='' (helpers/profiles.py's settings as
+#   JSON, e.g. '{"epochs": 10}'; make status and make pdf here need the same), CAL_EPOCHS=3, CAL_SCALE=1,
+#   TRAIN_LIMIT=seconds (the train step stops its workers then, as Ctrl-C does, so that pack still runs in time),
+#   DATA_ROOT=data/lent-gpu, CARRY=.carry, OUT=build/gpu-session (the device tool sets OUT: what is there comes
+#   back, at most 8 files: this script writes 7), PYTHON=python3. `carry` also reads SHARED_DATA=../shared/data
+#   and FASHION_MNIST=/usr/share/datasets/fashion-mnist.
+#
+# Sizing for a lent machine's 15 minutes (start-up of 1-2 min included; one command at most 10 min; it stays warm
+# only 30 s after a command, so both commands are written down before the first one starts):
+#   measured here (2-core EPYC, no GPU, one thread): make_cifar10.py 8 s; the trial with real data and ten 1-epoch
+#   runs: data 11.7 s, check 15.1 s, calibrate 23.8 s (CAL_SCALE=0.05), train 63 s (15 s of it starting two
+#   workers), pack 0.1 s; one full MNIST MLP epoch (training and test) 4.0 s template, 1.5 s resident.
+#   CNN on the GPU: 104 MFLOP x 45,000 images + 35 MFLOP x 15,000 evaluated = 5.2 TFLOP an epoch, 0.08 s at the
+#   H100's 67 TFLOP/s fp32 peak, 0.2-0.4 s at the 20-35 % small convolutions reach; but 704 steps of ~60 kernel
+#   launches (0.5-1 ms of Python a step) make it launch-bound: 0.5-1 s an epoch, so the 31 CIFAR-10 runs take
+#   7.5-15 min per 30 epochs one after another, perhaps half that with several workers sharing the GPU. 3.2's
+#   unit (one worker, one after another): ~10 s an epoch (two input-bound template runs of 4-12 s) = 5-12 min at 30.
+#   -> The whole profile at 30 epochs does not fit one command after the data, check and calibrate steps. So:
+#   1. timeout_s 570, carry [".carry"]: WORKERS=4 OVERRIDES='{"epochs": 10}' TRAIN_LIMIT=330 bash slurm/gpu-session.sh
+#      data ~15 s, check ~1-1.5 min, calibrate ~1-1.5 min, train every run at 10 epochs ~3-4 min (3.2's unit
+#      2-4 min), pack: ~6-8 min. Renders here with OVERRIDES='{"epochs": 10}'.
+#   2. at once, timeout_s 240: STEPS="data train pack" WORKERS=4 TRAIN_LIMIT=180 OVERRIDES='{"devices": ["cuda"],
+#      "pipelines": ["resident"], "lrs": [0.01, 0.001], "optimizers": ["SGD", "Adam"], "seeds": 1}' bash ...
+#      the 30-epoch subset: four CNN runs, the CIFAR-10 MLP and 3.2's GPU resident run, ~1.5-3 min.
+#   If calibrate's last line says the whole profile takes under ~5 min one run after another, command 2 can be the
+#   whole profile at 30 epochs instead (TRAIN_LIMIT keeps it inside the command; pack still runs).
+set -uo pipefail
+
+CALLER=$PWD
+absolute() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$CALLER/$1" ;; esac; }
+PYTHON=${PYTHON:-python3}
+CARRY=$(absolute "${CARRY:-.carry}")
+DATA_ROOT=$(absolute "${DATA_ROOT:-data/lent-gpu}")
+OUT=$(absolute "${OUT:-build/gpu-session}")
+SHARED_DATA=$(absolute "${SHARED_DATA:-../shared/data}")
+FASHION_MNIST=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+STEPS=${STEPS:-data check calibrate train pack}
+DEVICE=${DEVICE:-cuda}
+WORKERS=${WORKERS:-4}
+OVERRIDES=${OVERRIDES:-}
+CAL_EPOCHS=${CAL_EPOCHS:-3}
+CAL_SCALE=${CAL_SCALE:-1}
+TRAIN_LIMIT=${TRAIN_LIMIT:-}
+cd "$(dirname "$0")/.." || exit 1
+REPO=$PWD
+RESULTS=$(absolute "${EML_RESULTS_ROOT:-$REPO/results}")/full   # where helpers.profiles stores the full profile
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"            # the workers import helpers from here
+CIFAR_COPY="cifar10-jpeg.tar.xz batches.meta make_cifar10.py"
+CIFAR_FILES="data_batch_1 data_batch_2 data_batch_3 data_batch_4 data_batch_5 test_batch batches.meta"
+MNIST_FILES="train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz"
+WHEEL=submitit-1.5.4-py3-none-any.whl
+
+die() { echo "gpu-session: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# The datasets, written the same way on both machines
+# ---------------------------------------------------------------------------------------------------------------
+
+# write_data CARRY ROOT: ROOT/cifar-10-batches-py/ as the carried make_cifar10.py writes it (from the tar.xz beside
+# it), and the carried Fashion-MNIST files as ROOT/MNIST/raw/ (byte copies).
+write_data() {
+  "$PYTHON" "$1/make_cifar10.py" "$2" || return
+  mkdir -p "$2/MNIST/raw" || return
+  for f in $MNIST_FILES; do cp "$1/fashion-mnist/$f" "$2/MNIST/raw/$f" || return; done
+}
+
+# data_sums ROOT: the sha256 of the dataset files, named relative to ROOT, in a fixed order.
+data_sums() {
+  (cd "$1" && sha256sum $(for f in $CIFAR_FILES; do echo "cifar-10-batches-py/$f"; done) \
+                        $(for f in $MNIST_FILES; do echo "MNIST/raw/$f"; done))
+}
+
+# What the written bytes depend on besides the copies: the pickles name numpy's module (numpy 1 and 2 differ),
+# the pixels come from Pillow's JPEG decoder (libjpeg-turbo).
+data_versions() {
+  "$PYTHON" -c 'import sys, numpy, PIL, PIL.features as f
+print("python %s, numpy %s, Pillow %s, libjpeg-turbo %s" % (sys.version.split()[0], numpy.__version__,
+                                                           PIL.__version__, f.version("libjpeg_turbo")))'
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Here, before: make gpu-carry
+# ---------------------------------------------------------------------------------------------------------------
+
+carry() {
+  mkdir -p "$CARRY/fashion-mnist" || exit 1
+  for f in $CIFAR_COPY; do
+    [ -f "$SHARED_DATA/$f" ] || die "$SHARED_DATA/$f is missing: the CIFAR-10 copy is needed (SHARED_DATA=... to name another folder)"
+    cmp -s "$SHARED_DATA/$f" "$CARRY/$f" || cp -f "$SHARED_DATA/$f" "$CARRY/$f" || exit 1
+  done
+  missing() { for f in $MNIST_FILES; do [ -f "$FASHION_MNIST/$f" ] || return 0; done; return 1; }
+  if missing && [ "$FASHION_MNIST" = /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null \
+      && [ "$(id -u)" = 0 ]; then
+    echo "apt-get install -y dataset-fashion-mnist"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  fi
+  missing && die "the Fashion-MNIST files ($MNIST_FILES) are not all in $FASHION_MNIST: install Debian's" \
+    "dataset-fashion-mnist as root (apt-get install -y dataset-fashion-mnist), or set FASHION_MNIST=folder"
+  for f in $MNIST_FILES; do
+    cmp -s "$FASHION_MNIST/$f" "$CARRY/fashion-mnist/$f" || cp -f "$FASHION_MNIST/$f" "$CARRY/fashion-mnist/$f" || exit 1
+  done
+  if [ ! -f "$CARRY/$WHEEL" ]; then
+    "$PYTHON" -m pip download --quiet --no-deps submitit==1.5.4 -d "$CARRY" && [ -f "$CARRY/$WHEEL" ] \
+      || die "could not download $WHEEL (pip download --no-deps submitit==1.5.4 -d $CARRY needs PyPI)"
+  fi
+  # The checksums of the files written HERE from these copies: the GPU machine compares its own with them.
+  inputs=$( (cd "$CARRY" && sha256sum $CIFAR_COPY $(for f in $MNIST_FILES; do echo "fashion-mnist/$f"; done)) )
+  if [ -f "$CARRY/data.sha256" ] && [ "$inputs" = "$(cat "$CARRY/inputs.sha256" 2>/dev/null)" ] \
+      && [ "$(data_sums "$DATA_ROOT" 2>/dev/null)" = "$(cat "$CARRY/data.sha256")" ]; then
+    echo "$CARRY is up to date; $DATA_ROOT holds the files its data.sha256 names"
+  else
+    write_data "$CARRY" "$DATA_ROOT" || die "writing the datasets into $DATA_ROOT failed"
+    data_sums "$DATA_ROOT" > "$CARRY/data.sha256" && data_versions > "$CARRY/data.versions" \
+      && printf '%s\n' "$inputs" > "$CARRY/inputs.sha256" || die "computing the checksums failed"
+    echo "wrote $DATA_ROOT and $CARRY/data.sha256 (written with $(cat "$CARRY/data.versions"))"
+  fi
+  echo "$CARRY: $(du -sh "$CARRY" | cut -f1) to carry (the device tool's limit: 64 MiB with the repository)."
+  echo "Render here from the GPU's results with DATA_ROOT=${DATA_ROOT#"$REPO"/} (make status/pdf), the same OVERRIDES."
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# There: the session's steps
+# ---------------------------------------------------------------------------------------------------------------
+
+step_data() {
+  [ -f "$CARRY/data.sha256" ] || { echo "no $CARRY/data.sha256: run make gpu-carry where you render, and carry $CARRY"; return 1; }
+  if [ "$(data_sums "$DATA_ROOT" 2>/dev/null)" = "$(cat "$CARRY/data.sha256")" ]; then
+    echo "$DATA_ROOT already holds the datasets"
+  else
+    write_data "$CARRY" "$DATA_ROOT" || return
+  fi
+  data_sums "$DATA_ROOT" > "$OUT/data.sha256" || return
+  if cmp -s "$OUT/data.sha256" "$CARRY/data.sha256"; then
+    echo "data: identical to the files make gpu-carry wrote (sha256 of $(wc -l < "$OUT/data.sha256") files; written" \
+      "here with $(data_versions))" | tee "$OUT/data-check.txt"
+    return 0
+  fi
+  { echo "data: DIFFERENT from the files make gpu-carry wrote; these differ:"
+    awk 'NR == FNR { want[$2] = $1; next } want[$2] != $1 { print "  " $2 }' "$CARRY/data.sha256" "$OUT/data.sha256"
+    echo "written here with $(data_versions); there with $(cat "$CARRY/data.versions" 2>/dev/null || echo '?')"
+    echo "Results trained on these files have other keys than the same runs there: make pdf there would train again."
+  } | tee "$OUT/data-check.txt"
+  return 3
+}
+
+step_check() {
+  "$PYTHON" -m helpers.gpucheck --device "$DEVICE" | tee "$OUT/gpucheck.txt"
+  return "${PIPESTATUS[0]}"
+}
+
+step_calibrate() {
+  "$PYTHON" -m helpers.calibrate --device "$DEVICE" --epochs "$CAL_EPOCHS" --scale "$CAL_SCALE" \
+    --data-root "$DATA_ROOT" --out "$OUT/calibration.json" | tee "$OUT/calibration.txt"
+  return "${PIPESTATUS[0]}"
+}
+
+step_train() {
+  if ! "$PYTHON" -c 'import submitit' 2>/dev/null; then  # the workers need it; the machine may not have it
+    [ -f "$CARRY/$WHEEL" ] || { echo "no submitit here and no $CARRY/$WHEEL: run make gpu-carry, carry $CARRY"; return 1; }
+    local site="${TMPDIR:-/tmp}/gpu-session-site"  # not under $OUT: only the session's own files go back
+    "$PYTHON" -m pip install -q --no-index --no-deps --target "$site" "$CARRY/$WHEEL" || return
+    export PYTHONPATH="$site:$PYTHONPATH"
+    echo "installed $WHEEL into $site"
+  fi
+  local limit=() rc
+  [ -n "$TRAIN_LIMIT" ] && limit=(timeout --signal=INT --kill-after=60 "$TRAIN_LIMIT")  # Ctrl-C: workers stop, runs keep epochs
+  ${limit[@]+"${limit[@]}"} "$PYTHON" -m helpers.jobs train --profile full --workers "$WORKERS" --overrides "$OVERRIDES" \
+    --data-root "$DATA_ROOT"
+  rc=$?
+  [ "$rc" = 124 ] && echo "train: stopped after TRAIN_LIMIT=$TRAIN_LIMIT s; the stored runs go back, cut runs keep checkpoints here"
+  [ "$rc" = 0 ] || return "$rc"
+  "$PYTHON" -c 'import sys
+from helpers.profiles import parse_overrides
+from helpers.status import run_states
+left = [s.run.slot for s in run_states("full", parse_overrides(sys.argv[1]), sys.argv[2]) if s.state != "stored"]
+print(f"not stored: {len(left)} run(s)" + "".join(f"\n  {slot}" for slot in left) if left else "every run is stored")
+sys.exit(1 if left else 0)' "$OVERRIDES" "$DATA_ROOT"
+}
+
+step_pack() {
+  local stage archive="$OUT/gpu-session.tar.gz"
+  stage=$(mktemp -d) || return
+  mkdir -p "$stage/results/full" "$stage/workers" "$stage/session"
+  find "$RESULTS" -maxdepth 1 -name '*.json' -exec cp {} "$stage/results/full/" \; 2>/dev/null
+  find "$REPO/build/full/workers" -maxdepth 1 -name '*_log.out' -newer "$STAMP" -exec cp {} "$stage/workers/" \; 2>/dev/null
+  for f in session.log gpucheck.txt calibration.txt calibration.json data.sha256 data-check.txt; do
+    [ -f "$OUT/$f" ] && cp "$OUT/$f" "$stage/session/"
+  done
+  printf '%s\n' "$OVERRIDES" > "$stage/session/overrides.json"
+  tar -czf "$archive" -C "$stage" results workers session || { rm -rf "$stage"; return 1; }
+  echo "packed $archive ($(du -h "$archive" | cut -f1)): $(ls "$stage/results/full" | wc -l) result(s)," \
+    "$(ls "$stage/workers" | wc -l) worker log(s), $(ls "$stage/session" | wc -l) session file(s)"
+  rm -rf "$stage"
+}
+
+session() {
+  local name start rc took failed=0 summary=""
+  echo "gpu-session on ${HOSTNAME:-?}: STEPS='$STEPS' DEVICE=$DEVICE WORKERS=$WORKERS OVERRIDES='$OVERRIDES'" \
+    "CAL_EPOCHS=$CAL_EPOCHS CAL_SCALE=$CAL_SCALE TRAIN_LIMIT=$TRAIN_LIMIT DATA_ROOT=$DATA_ROOT"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
+  for name in $STEPS; do
+    declare -F "step_$name" >/dev/null || { echo "unknown step $name (known: data check calibrate train pack)"; failed=1; continue; }
+  done
+  for name in data check calibrate train pack; do
+    case " $STEPS " in *" $name "*) ;; *) continue ;; esac
+    echo "=== [$(date +%H:%M:%S)] step $name"
+    start=$(date +%s%N)
+    "step_$name"
+    rc=$?
+    took=$(( ($(date +%s%N) - start) / 100000000 ))
+    case $rc in 0) result=ok ;; 3) result=DIFFERENT; failed=1 ;; *) result="FAILED ($rc)"; failed=1 ;; esac
+    summary+=$(printf '%-10s %-12s %6d.%d s' "$name" "$result" $((took / 10)) $((took % 10)))$'\n'
+    echo "=== [$(date +%H:%M:%S)] step $name: $result in $((took / 10)).$((took % 10)) s"
+  done
+  printf '\nsteps:\n%s' "$summary"
+  return $failed
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Here, after: make gpu-unpack ARCHIVE=...
+# ---------------------------------------------------------------------------------------------------------------
+
+unpack() {
+  local archive conflicts="" added=0 same=0 f dest overrides stage
+  [ $# = 1 ] && [ -n "$1" ] || die "usage: make gpu-unpack ARCHIVE=path/to/gpu-session.tar.gz"
+  archive=$(absolute "$1")
+  [ -f "$archive" ] || die "no archive $archive"
+  stage=$(mktemp -d) || exit 1
+  UNPACKING=$stage
+  trap 'rm -rf "$UNPACKING"' EXIT  # also when die() ends the script
+  tar -xzf "$archive" -C "$stage" || die "$archive cannot be unpacked"
+  mkdir -p "$RESULTS" || exit 1
+  for f in "$stage"/results/full/*.json; do
+    dest=$RESULTS/${f##*/}
+    if [ -f "$f" ] && [ -e "$dest" ] && ! cmp -s "$f" "$dest"; then conflicts+="  $dest"$'\n'; fi
+  done
+  [ -z "$conflicts" ] || die "refused, nothing unpacked: these results differ from the archive's files of the same" \
+    "name (the same configuration and data, trained twice); move them away to take the archive's:"$'\n'"$conflicts"
+  for f in "$stage"/results/full/*.json; do
+    [ -f "$f" ] || continue
+    dest=$RESULTS/${f##*/}
+    if [ -e "$dest" ]; then same=$((same + 1)); continue; fi
+    cp "$f" "$dest.unpacking" && mv "$dest.unpacking" "$dest" || die "could not write $dest"
+    added=$((added + 1))
+  done
+  rm -rf "$REPO/build/gpu-session/unpacked" && mkdir -p "$REPO/build/gpu-session/unpacked"
+  cp -r "$stage"/session "$stage"/workers "$REPO/build/gpu-session/unpacked/" 2>/dev/null
+  echo "unpacked $added new result(s) into $RESULTS ($same there already, identical); the session's tables and logs" \
+    "into build/gpu-session/unpacked/"
+  cat "$stage/session/data-check.txt" 2>/dev/null || echo "data: the archive holds no data check"
+  overrides=$(cat "$stage/session/overrides.json" 2>/dev/null)
+  echo "make status DATA_ROOT=${DATA_ROOT#"$REPO"/}${overrides:+ OVERRIDES='$overrides'} (make pdf renders from these" \
+    "results with the same settings, without training, where every run is stored):"
+  "$PYTHON" -m helpers.jobs status --profile full --data-root "$DATA_ROOT" --overrides "$overrides"
+}
+
+case ${1:-session} in
+  carry) carry ;;
+  unpack) shift; unpack "$@" ;;
+  session)
+    mkdir -p "$OUT" || exit 1
+    STAMP=$(mktemp) || exit 1
+    : > "$OUT/session.log"
+    session 2>&1 | tee -a "$OUT/session.log"
+    rc=${PIPESTATUS[0]}
+    rm -f "$STAMP"
+    exit "$rc" ;;
+  *) die "usage: bash slurm/gpu-session.sh [session|carry|unpack ARCHIVE]" ;;
+esac
