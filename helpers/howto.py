@@ -43,8 +43,8 @@ def this_build(profile: str, overrides: dict | None, data_root, workers: int) ->
 def make_command(target: str, build: Build, **variables) -> str:
     """`make TARGET` as a user types it, with this build's profile, overrides, data root and Python."""
     parts = ["make", target] + ([f"PROFILE={build.profile}"] if build.profile != "full" else [])
-    if build.overrides:
-        parts.append(f"OVERRIDES='{json.dumps(build.overrides, separators=(',', ':'))}'")
+    if build.overrides:  # with JSON's spaces: the page breaks a long command there
+        parts.append(f"OVERRIDES='{json.dumps(build.overrides)}'")
     if build.data_root:
         parts.append(f"DATA_ROOT={build.data_root}")
     parts += [f"{name.upper()}={value}" for name, value in variables.items()]
@@ -156,7 +156,7 @@ def archive_text(build: Build, zip_name: str, stored: int) -> str:
     from .profiles import SYNTHETIC_PROFILES
     again = make_command("pdf", build)
     data = ("its stand-in data is generated on the way" if build.profile in SYNTHETIC_PROFILES and not build.data_root
-            else "with the same datasets in `data/`: `make data` downloads them")
+            else f"with the same datasets in `{build.data_root or 'data/'}`: `make data` downloads them")
     return (f"**The archive.** `{zip_name}` holds this PDF, the sources in `sources/` (the notebooks without "
             f"outputs, `helpers/`, `Makefile`, `requirements.txt`, `pyproject.toml`, `README.md`, the SLURM and test "
             f"code) and the stored results of the {stored} {plural(stored, 'run')} shown here, in "

@@ -148,8 +148,13 @@ def stdio_into(path: Path):
 
 
 def follow(jobs, interval: float = 0.5, out=sys.stdout) -> None:
-    """Print the workers' log lines as they are written, prefixed by worker, until every worker has ended."""
+    """Print the workers' log lines as they are written, prefixed by worker, until every worker has ended.
+
+    The logs keep everything; the terminal is spared submitit's INFO lines and a warning that another worker
+    (or this process) already showed, with the source line Python prints under it.
+    """
     offsets = [0] * len(jobs)
+    shown, after_repeated_warning = set(), False
     while True:
         done = [job.done() for job in jobs]
         for index, job in enumerate(jobs):
@@ -163,8 +168,12 @@ def follow(jobs, interval: float = 0.5, out=sys.stdout) -> None:
                 chunk = chunk[:chunk.rfind(b"\n") + 1]
             offsets[index] += len(chunk)
             for line in chunk.decode(errors="replace").splitlines():
-                if line.strip():
+                repeated = "Warning: " in line and line in shown
+                if line.strip() and not line.startswith("submitit INFO") and not repeated \
+                        and not (after_repeated_warning and line.startswith("  ")):
                     out.write(f"[worker {index}] {line}\n")
+                shown.add(line)
+                after_repeated_warning = repeated or (after_repeated_warning and line.startswith("  "))
         out.flush()
         if all(done):
             return
