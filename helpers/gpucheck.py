@@ -35,10 +35,10 @@ SIZES = {
 }
 REPO = Path(__file__).resolve().parents[1]
 
-# A run in a fresh process (like a requeued task) that prints its record. With "pause" it stops one step
-# into epoch 2, after its first checkpoint, says so and waits to be killed: the kill comes at a known point,
-# whatever the machine's load, instead of after a guessed sleep.
-_TRAIN = """
+# The start of a run in a fresh process (like a requeued task): with "pause" as its fourth argument it stops one
+# step into epoch 2, after its first checkpoint, says so and waits to be killed, so that the kill comes at a known
+# point, whatever the machine's load, instead of after a guessed sleep. (tests/test_resume.py uses it too.)
+PAUSING_RUN = """
 import json, os, sys
 from helpers import experiment
 if sys.argv[4:] == ["pause"]:
@@ -58,6 +58,9 @@ if sys.argv[4:] == ["pause"]:
                     yield batch
         return train(model, optimizer, PauseInEpoch2(), *args, **kwargs)
     experiment.train = pausing
+"""
+# ... which prints its record.
+_TRAIN = PAUSING_RUN + """
 h = experiment.run(experiment.RunConfig(**json.loads(sys.argv[1])), sys.argv[2], sys.argv[3], progress=False)
 print(json.dumps({"records": len(h.records), "resumes": h.resumes}))
 """

@@ -103,3 +103,23 @@ def wait_until(condition, timeout: float, what: str, interval: float = 0.1):
         assert time.monotonic() < deadline, f"{what}: not seen within {timeout} s"
         time.sleep(interval)
     return value
+
+
+def without_clock(records: list) -> list:
+    """An epoch's records without what the clock and the machine's load decide: what the epoch computed."""
+    return [{k: v for k, v in r.items() if not k.endswith("_time") and k != "conditions"} for r in records]
+
+
+def reference_records(slot: str, overrides: dict, cwd: Path = REPO, results_root=None) -> list:
+    """A smoke run of the plan trained once without interruption, in a fresh one-thread process (as a worker with
+    one CPU), from the repository at cwd; stores nothing."""
+    code = ("import json, sys; from helpers.plan import planned_runs; from helpers.experiment import run; "
+            "from helpers.profiles import chapter_settings; overrides = json.loads(sys.argv[1]); "
+            "[p] = [p for p in planned_runs('smoke', overrides) if p.slot == sys.argv[2]]; "
+            "root = chapter_settings('smoke', overrides)['3.3'].data_root; "
+            "print(json.dumps(run(p.config, root, None, progress=False).records))")
+    env = {"OMP_NUM_THREADS": "1", "PATH": os.environ["PATH"],
+           **({"EML_RESULTS_ROOT": str(results_root)} if results_root else {})}
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(overrides), slot], cwd=cwd, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])

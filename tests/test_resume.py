@@ -13,32 +13,14 @@ from helpers.experiment import RunConfig, run_files
 from helpers.synthetic import write_cifar10, write_mnist
 
 from conftest import REPO
+from helpers.gpucheck import PAUSING_RUN
 
 pytestmark = pytest.mark.slow
 
 # Each run goes in a fresh process with one thread, as an array task would: the same arithmetic every time.
 # With "pause" the run stops one step into epoch 2 (after its first checkpoint), says so, and waits to be
 # killed: the kill lands mid-epoch at a known point however loaded the machine is, not after a guessed sleep.
-TRAIN = """
-import json, os, sys
-from helpers import experiment
-if sys.argv[4:] == ["pause"]:
-    train = experiment.train
-
-    def pausing(model, optimizer, batches, *args, **kwargs):
-        epochs = []
-
-        class PauseInEpoch2:
-            def __iter__(self):
-                epochs.append(1)
-                for step, batch in enumerate(batches):
-                    if len(epochs) == 2 and step == 1:
-                        print("paused in epoch 2", flush=True)
-                        sys.stdin.readline()  # returns only if the test is gone
-                        os._exit(1)
-                    yield batch
-        return train(model, optimizer, PauseInEpoch2(), *args, **kwargs)
-    experiment.train = pausing
+TRAIN = PAUSING_RUN + """
 config = experiment.RunConfig(**json.loads(sys.argv[1]))
 history = experiment.run(config, sys.argv[2], None if sys.argv[3] == "-" else sys.argv[3], progress=False)
 print(json.dumps(history.to_record()))

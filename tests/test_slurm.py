@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, copy_repo, make, wait_until
+from conftest import copy_repo, make, reference_records, wait_until, without_clock
 
 PARTITION = "exercise-eml"
 CPU_ONLY = {"devices": ["cpu"]}
@@ -87,20 +87,6 @@ def stored_records(repo: Path, overrides: dict) -> dict[str, dict]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def reference_records(repo: Path, slot: str, overrides: dict) -> list:
-    """The run trained once without interruption, in a fresh one-thread process (as a worker with 1 CPU)."""
-    code = ("import json, sys; from helpers.plan import planned_runs; from helpers.experiment import run; "
-            "from helpers.profiles import chapter_settings; overrides = json.loads(sys.argv[1]); "
-            "[p] = [p for p in planned_runs('smoke', overrides) if p.slot == sys.argv[2]]; "
-            "root = chapter_settings('smoke', overrides)['3.3'].data_root; "
-            "print(json.dumps(run(p.config, root, None, progress=False).records))")
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(overrides), slot], cwd=repo, capture_output=True,
-                         text=True, check=True, env={"OMP_NUM_THREADS": "1", "PATH": os.environ["PATH"]}).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def without_clock(records: list) -> list:
-    return [{k: v for k, v in r.items() if not k.endswith("_time") and k != "conditions"} for r in records]
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +179,7 @@ def test_a_cancelled_worker_resumes_when_submitted_again(repo):
     record = stored_records(repo, overrides)[slot]
     assert len(record["resumes"]) == 1 and 1 <= record["resumes"][0]["after_epoch"] < 10
     assert [r["epoch"] for r in record["records"]] == list(range(1, 11))  # no epoch lost, none twice
-    assert without_clock(record["records"]) == without_clock(reference_records(repo, slot, overrides))
+    assert without_clock(record["records"]) == without_clock(reference_records(slot, overrides, cwd=repo))
 
 
 def test_the_time_limit_signal_requeues_a_worker_and_it_resumes(repo):
@@ -217,4 +203,4 @@ def test_the_time_limit_signal_requeues_a_worker_and_it_resumes(repo):
     resumed = {slot: r for slot, r in records.items() if r["resumes"]}
     assert resumed, "no run was cut after a complete epoch"
     slot, record = next(iter(resumed.items()))
-    assert without_clock(record["records"]) == without_clock(reference_records(repo, slot, overrides))
+    assert without_clock(record["records"]) == without_clock(reference_records(slot, overrides, cwd=repo))

@@ -15,7 +15,7 @@ from helpers.plan import planned_runs
 from helpers.profiles import chapter_settings
 from helpers.status import run_states, status_table
 
-from conftest import REPO, copy_repo, make, wait_until
+from conftest import REPO, copy_repo, make, reference_records, wait_until, without_clock
 
 pytestmark = pytest.mark.slow
 
@@ -49,21 +49,6 @@ def trained_slots(*logs: str) -> Counter:
     return Counter(m for log in logs for m in re.findall(r"\] ?(\S+): training ", log) + re.findall(r"^(\S+): training ", log, re.M))
 
 
-def without_clock(records: list) -> list:
-    return [{k: v for k, v in r.items() if not k.endswith("_time") and k != "conditions"} for r in records]
-
-
-def reference_records(slot: str, overrides: dict, results_root) -> list:
-    """The run trained once without interruption, in a fresh one-thread process (as a worker here)."""
-    code = ("import json, sys; from helpers.plan import planned_runs; from helpers.experiment import run; "
-            "from helpers.profiles import chapter_settings; overrides = json.loads(sys.argv[1]); "
-            "[p] = [p for p in planned_runs('smoke', overrides) if p.slot == sys.argv[2]]; "
-            "root = chapter_settings('smoke', overrides)['3.3'].data_root; "
-            "print(json.dumps(run(p.config, root, None, progress=False).records))")
-    env = {**os.environ, "EML_RESULTS_ROOT": str(results_root), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(overrides), slot], cwd=REPO, env=env,
-                         capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
 
 
 @pytest.fixture
@@ -107,7 +92,8 @@ def test_a_killed_worker_leaves_no_stale_lock_and_its_run_resumes_in_another(sto
     record = json.loads(result.read_text())
     assert len(record["resumes"]) == 1 and 1 <= record["resumes"][0]["after_epoch"] < 8
     assert [r["epoch"] for r in record["records"]] == list(range(1, 9))  # no epoch lost, none twice
-    assert without_clock(record["records"]) == without_clock(reference_records(cnn.slot, LONG, store.parent))
+    reference = reference_records(cnn.slot, LONG, results_root=store.parent)  # uninterrupted, one thread
+    assert without_clock(record["records"]) == without_clock(reference)
     assert not list(store.glob("*.ckpt"))
 
 
