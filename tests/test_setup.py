@@ -73,7 +73,9 @@ print(json.dumps({m.__name__: [getattr(m, "__version__", None), m.__file__]
 
 
 def run_json(python: str, code: str) -> dict:
-    result = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    # Run outside the repository: `python -c` puts its working directory on sys.path, where the project's own
+    # egg-info (written by `pip install -e .`) would count as a distribution of the env.
+    result = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=Path(python).parent)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
