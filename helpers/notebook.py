@@ -20,21 +20,35 @@ _SETTING_NAMES = {"epochs": "epochs", "optimizer": "optimizer", "optimizers": "o
 
 
 def show_settings(cfg) -> None:
-    """Display the settings this notebook runs with, and a warning if the profile is not "full"."""
+    """Display the settings this notebook runs with, each one changed from its profile's marked (the prose around
+    names the sheet's values), and a warning if the profile is not "full"."""
     if cfg.smoke:
         where = "synthetic stand-in data" if cfg.synthetic_data else f"data from {cfg.data_root}"
         show_markdown(f"> **Smoke run (profile `{cfg.profile}`)**: {where}, a few epochs. It checks that the "
                       "pipeline runs; its numbers say nothing about the exercise. Not for hand-in.")
+    if line := settings_line(cfg):
+        show_markdown(line)
+
+
+def settings_line(cfg) -> str:
+    """One line of the notebook's settings: "*Settings (profile `full`):* **epochs 10** (profile full: 30); ..."."""
+    from .profiles import KNOWN, changed_settings
 
     def shown(value) -> str:
-        return f"{value:g}" if isinstance(value, float) else str(value)
+        if isinstance(value, (tuple, list)):
+            return ", ".join(map(shown, value))
+        return f"{value:g}" if isinstance(value, float) else "none" if value is None else str(value)
 
-    from .profiles import KNOWN
-    parts = [f"{name} {', '.join(map(shown, value)) if isinstance(value, tuple) else shown(value)}"
-             for key, name in _SETTING_NAMES.items() if key in KNOWN[cfg.exercise]
-             and (value := getattr(cfg, key)) is not None]
-    if parts:
-        show_markdown(f"*Settings (profile `{cfg.profile}`):* " + "; ".join(parts) + ".")
+    changed = changed_settings(cfg)
+    parts = []
+    for key, name in _SETTING_NAMES.items():
+        if key not in KNOWN[cfg.exercise] or (value := getattr(cfg, key)) is None:
+            continue
+        if key in changed:
+            parts.append(f"**{name} {shown(value)}** (profile {cfg.profile}: {shown(changed[key][1])})")
+        else:
+            parts.append(f"{name} {shown(value)}")
+    return f"*Settings (profile `{cfg.profile}`):* " + "; ".join(parts) + "." if parts else ""
 
 
 def show_math(latex: str) -> None:

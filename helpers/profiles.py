@@ -150,6 +150,14 @@ def chapter_settings(profile: str, overrides: dict | None = None, data_root=None
     return {ex: settings(ex, profile, overrides_for(ex, overrides), data_root) for ex in NOTEBOOKS}
 
 
+def changed_settings(cfg: Settings) -> dict[str, tuple]:
+    """The settings of a notebook that differ from its profile's (overrides), as {key: (value, the profile's)}."""
+    profile = Settings(exercise=cfg.exercise, profile=cfg.profile, data_root=cfg.data_root, results_dir=cfg.results_dir,
+                       figures_dir=cfg.figures_dir, **PROFILES[cfg.profile][cfg.exercise])
+    return {key: (getattr(cfg, key), getattr(profile, key)) for key in KNOWN[cfg.exercise]
+            if getattr(cfg, key) != getattr(profile, key)}
+
+
 def parse_overrides(text: str | None) -> dict:
     """Overrides from the command line (JSON, as OVERRIDES='{"epochs": 5}' gives them), with one clear error."""
     if not text:

@@ -3,7 +3,8 @@ import pytest
 
 from helpers.errors import UserError
 from helpers.group import load_group
-from helpers.profiles import KNOWN, PROFILES, settings
+from helpers.notebook import settings_line
+from helpers.profiles import KNOWN, PROFILES, changed_settings, settings
 
 
 def test_group_file_is_read(group_file):
@@ -58,6 +59,22 @@ def test_settings_overrides_and_errors(tmp_path):
         settings("3.2", "fast")
     with pytest.raises(UserError, match="unknown override"):
         settings("3.2", "full", {"epoch": 3})
+
+
+def test_a_setting_changed_from_the_profile_is_marked(tmp_path):
+    # The chapters' prose names the sheet's values (30 epochs); the settings line must show what ran instead.
+    assert changed_settings(settings("3.3", "full", data_root=tmp_path)) == {}
+    assert changed_settings(settings("3.3", "full", {"epochs": 30, "lrs": [0.1, 0.03, 0.01, 0.003, 0.001]},
+                                     data_root=tmp_path)) == {}  # an override equal to the profile's changes nothing
+    cfg = settings("3.4", "full", {"epochs": 10, "optimizers": ["SGD", "Adam"], "train_subset": 3000}, data_root=tmp_path)
+    assert changed_settings(cfg) == {"epochs": (10, 30), "train_subset": (3000, None),
+                                     "optimizers": (("SGD", "Adam"), ("SGD", "Adam", "RMSprop", "Adagrad"))}
+    line = settings_line(cfg)
+    assert "**epochs 10** (profile full: 30)" in line and "**optimizers SGD, Adam** (profile full: SGD, Adam," in line
+    assert "**training subset 3000** (profile full: none)" in line and "; seeds 3." in line  # unchanged: plain
+    smoke = settings_line(settings("3.2", "smoke", {"epochs": 1}, data_root=tmp_path))
+    assert "**epochs 1** (profile smoke: 2)" in smoke and "**" not in smoke.replace("**epochs 1**", "")
+    assert settings_line(settings("3.1", "full", data_root=tmp_path)) == ""  # 3.1 has no settings
 
 
 @pytest.mark.parametrize("overrides, message", [({"devices": "cpu"}, "devices must be a non-empty list"),

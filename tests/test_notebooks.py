@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from helpers import report
-from helpers.profiles import NOTEBOOKS
+from helpers.profiles import NOTEBOOKS, settings
 
 from conftest import REPO
 
@@ -124,6 +124,9 @@ def test_notebook_runs_with_overrides(exercise, overrides, says, tmp_path, monke
     text = "\n".join(outputs)
     observed = "\n".join(o for o in outputs if o.startswith("**Observed"))
     assert observed
+    as_given, as_profile = settings(exercise, "smoke", overrides, REPO), settings(exercise, "smoke", {}, REPO)
+    changed = [key for key in overrides if getattr(as_given, key) != getattr(as_profile, key)]
+    assert sum(o.count("** (profile smoke: ") for o in outputs if o.startswith("*Settings")) == len(changed)
     if not torch.cuda.is_available():
         assert "GPU (" not in text and "on the GPU" not in text.replace("no GPU run", "")
     says(text, observed)
