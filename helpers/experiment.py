@@ -18,7 +18,7 @@ from .environment import describe_environment, device_identity, timing_condition
 from .errors import UserError
 from .models import build_model, count_parameters
 from .results import RunFiles, RunInProgress
-from .training import exact_float32, make_optimizer, optimizer_class, train
+from .training import exact_float32, make_optimizer, optimizer_class, random_state, restore_random_state, train
 
 DEVICES = ("cpu", "cuda")
 
@@ -203,38 +203,23 @@ def _train(config: RunConfig, data_root, device: torch.device, files: RunFiles |
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
-        _restore_rng(checkpoint["rng"], generators, device)
+        restore_random_state(checkpoint["rng"], generators, device)
         records = checkpoint["records"]
         resumes = checkpoint["resumes"] + [{"after_epoch": len(records), "device_name": environment["device_name"]}]
 
     def save_checkpoint(records_so_far):
         files.save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                               "rng": _rng_state(generators, device), "records": list(records_so_far),
+                               "rng": random_state(generators, device), "records": list(records_so_far),
                                "resumes": resumes})
 
+    conditions = timing_conditions(device, files and files.lock.parent.parent)
     records, status = train(model, optimizer, train_batches, eval_batches, config.epochs, device, records=records,
                             on_epoch_end=save_checkpoint if files is not None else None,
-                            progress=progress, desc=config.label, conditions=timing_conditions(device, files and files.lock.parent.parent))
+                            progress=progress, desc=config.label, conditions=conditions)
     return History(config=config, records=records, status=status, parameters=count_parameters(model),
                    environment=environment, resumes=resumes,
                    data={"fingerprint": dataset.fingerprint, "root": str(dataset.root), "train": len(splits.train),
                          "val": len(splits.val) if splits.val is not None else 0, "test": len(splits.test)})
-
-
-def _rng_state(generators: list[torch.Generator], device: torch.device) -> dict:
-    """Every random state the rest of a run depends on: the batch orders' generators and torch's own."""
-    state = {"generators": [g.get_state() for g in generators], "torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _restore_rng(state: dict, generators: list[torch.Generator], device: torch.device) -> None:
-    for generator, saved in zip(generators, state["generators"]):
-        generator.set_state(saved)
-    torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def run_all(configs: dict, s, progress: bool = True) -> tuple[dict, dict]:

@@ -155,6 +155,23 @@ def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_batche
     return records, "completed"
 
 
+def random_state(generators: list[torch.Generator], device: torch.device) -> dict:
+    """Every random state the rest of a run depends on: the batch orders' generators and torch's own."""
+    state = {"generators": [g.get_state() for g in generators], "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def restore_random_state(state: dict, generators: list[torch.Generator], device: torch.device) -> None:
+    """Set every random state that random_state saved (a run resumed from its checkpoint)."""
+    for generator, saved in zip(generators, state["generators"]):
+        generator.set_state(saved)
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
 def progress_bar(epochs, desc: str, enabled: bool, initial: int, total: int):
     """An iterable over the epochs that shows progress where it is read.
 
