@@ -1,17 +1,22 @@
 """Calibration on a lent GPU machine: the per-epoch time of every kind of run in the full profile, each run
-alone; what exact fp32, foreach optimizers and an epoch without host syncs are worth; and from these a
+alone on one core, as a course task has it; the template loader of a CUDA run on one core; what exact fp32,
+foreach optimizers and an epoch without host syncs are worth; and from these, by helpers.estimates' model, a
 proposed table of estimates for a course GPU node (helpers.status.EPOCH_SECONDS, which stays as it is).
 
-    python -m helpers.calibrate [--device cuda|cpu] [--epochs 3] [--scale 1] [--data-root DIR] [--out FILE]
+    python -m helpers.calibrate [--device cuda|cpu] [--epochs 3] [--scale 1] [--cpu-only] [--data-root DIR] [--out FILE]
 
 A kind is (dataset, model, device, pipeline, optimizer) of the full profile's plan; each runs once, alone, stored
-nowhere, on `--scale` of the full-size data. `--device cpu` runs the CUDA kinds on the CPU (a trial: toggles n/a).
+nowhere, on `--scale` of the full-size data. `--device cpu` runs the CUDA kinds on the CPU (a trial: toggles n/a);
+`--cpu-only` measures only what any machine can for the course: the CPU kinds and the template loader.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,38 +27,11 @@ from .environment import cpu_model, describe_environment
 from .errors import UserError, run_command
 from .experiment import RunConfig, resolve_device, run
 from .models import build_model
-from .pipelines import make_batches, make_splits
+from .pipelines import make_batches, make_splits, template_loader
 from .plan import planned_runs
-from .status import EPOCH_SECONDS, train_size
+from .estimates import COURSE_CORE_SLOWDOWN, COURSE_GPU, proposed_epoch_seconds
+from .status import EPOCH_IMAGES, EPOCH_SECONDS, train_size
 from .training import exact_float32, make_optimizer, synchronize, train_one_epoch
-
-# Images per full-size epoch of the profile's runs: trained, and evaluated (test, and CIFAR-10's validation split).
-FULL_SIZES = {"mnist": (60000, 10000), "cifar10": (45000, 15000)}
-# fp32 FLOP/s without tensor cores (vendor figures), by a part of the device name; the first match counts.
-FP32_PEAK = (("H100 PCIe", 51.2e12), ("H100 NVL", 60.0e12), ("H100", 66.9e12), ("H200", 66.9e12),
-             ("A100", 19.5e12), ("RTX 2080 Ti", 13.4e12))
-COURSE_GPU = "RTX 2080 Ti"    # the course partition's GPU, one EPYC 7351P core per task
-ASSUMED_EFFICIENCY = 1 / 3    # the fraction of the fp32 peak the CNN reaches, where its toggles give no figure
-
-
-def peak_flops(device_name: str) -> float | None:
-    """The GPU's fp32 (non-tensor) peak in FLOP/s, or None for a device not in FP32_PEAK."""
-    return next((peak for part, peak in FP32_PEAK if part in device_name), None)
-
-
-def forward_flops(model: str, dataset: str) -> float:
-    """FLOPs of one image's forward pass (two per multiply-add of the convolutions and linear layers)."""
-    net, total = build_model(model, dataset), [0.0]
-
-    def count(layer, inputs, out):  # a convolution's weights are used once per output position
-        total[0] += 2 * layer.weight.numel() * (out[0, 0].numel() if isinstance(layer, torch.nn.Conv2d) else 1)
-    for layer in net.modules():
-        if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
-            layer.register_forward_hook(count)
-    with torch.no_grad():
-        net(torch.zeros(1, *((1, 28, 28) if dataset == "mnist" else (3, 32, 32))))
-    return total[0]
-
 
 def kind_of(config: RunConfig, device: str) -> tuple:
     """A config's kind (dataset, model, device, pipeline, optimizer), with a CUDA run on `device`."""
@@ -79,17 +57,46 @@ def first_and_median(times: list[float]) -> tuple[float, float]:
     return times[0], statistics.median(times[1:]) if len(times) > 1 else times[0]
 
 
-def measure(config: RunConfig, data_root, **toggles) -> dict:
-    """One run of the config alone, stored nowhere (on the CPU with one thread, a course task's one core): its times."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1 if config.device == "cpu" else saved)
+@contextmanager
+def one_core():
+    """This process, and the loader processes it starts, on one CPU core with one torch thread: a course task's
+    `--cpus-per-task 1` (where the OS lets a process choose its cores; elsewhere one thread only)."""
+    threads, cores = torch.get_num_threads(), os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    torch.set_num_threads(1)
+    if cores:
+        os.sched_setaffinity(0, {min(cores)})
     try:
-        history = run(config, data_root, results_dir=None, progress=False, **toggles)
+        yield
     finally:
-        torch.set_num_threads(saved)
+        torch.set_num_threads(threads)
+        if cores:
+            os.sched_setaffinity(0, cores)
+
+
+def loader_seconds(config: RunConfig, data_root) -> float:
+    """Seconds the template loader of a CUDA run (the template's cuda_kwargs: a loader process doing the per-image
+    PIL, ToTensor and Normalize, its batches handed to this process) takes for one full-size epoch of the config's
+    data, training and evaluated images, on one core: what it adds to the work of a course GPU task's one core."""
+    data = locate(config.dataset, data_root)
+    splits = make_splits(load_split(data, True), load_split(data, False), config.val_size, config.train_subset,
+                         config.test_subset, seed=config.seed)
+    evaluated = [s for s in (splits.val, splits.test) if s is not None]
+    with one_core():
+        start = time.perf_counter()
+        for split, size in [(splits.train, config.batch_size)] + [(s, config.test_batch_size) for s in evaluated]:
+            for _ in template_loader(split, size, config.seed, train=split is splits.train, for_cuda=True):
+                pass
+        seconds = time.perf_counter() - start
+    return seconds * sum(EPOCH_IMAGES[config.dataset]) / (len(splits.train) + sum(len(s) for s in evaluated))
+
+
+def measure(config: RunConfig, data_root, **toggles) -> dict:
+    """One run of the config alone, stored nowhere, on one core (a course task's): its times."""
+    with one_core():
+        history = run(config, data_root, results_dir=None, progress=False, **toggles)
     (first_train, train), (first_eval, evaluation) = (first_and_median(history.column(c))
                                                       for c in ("train_time", "eval_time"))
-    full_train, full_eval = FULL_SIZES[config.dataset]
+    full_train, full_eval = EPOCH_IMAGES[config.dataset]
     return {"kind": [config.dataset, config.model, config.device, config.pipeline, config.optimizer],
             "lr": config.lr, "epochs": len(history.records), "status": history.status,
             "images": [history.data["train"], history.data["val"] + history.data["test"]],
@@ -132,58 +139,6 @@ def toggles(configs: list[RunConfig], rows: list[dict], data_root) -> list[dict]
             for name, variant in variants.items() for seconds in [variant(c)]]
 
 
-def efficiency(rows: list[dict], toggled: list[dict], peak: float | None) -> float | None:
-    """The share of the fp32 peak that the CNN's training reaches on the measured GPU (None: no figure). Host and GPU
-    overlap, an epoch takes the longer of the two. TF32 shortens it only where the GPU is the longer: then its time
-    is the epoch's; else waiting for the GPU after every step adds the GPU's time, hidden before: t_sync - t."""
-    cnn = next((r for r in rows if r["kind"][:4] == ["cifar10", "cnn", "cuda", "resident"]), None)
-    variant = {t["variant"]: t["train"] for t in toggled if cnn and t["optimizer"] == cnn["kind"][4]}
-    if not (peak and cnn and "TF32 allowed" in variant and "host sync every step" in variant):
-        return None
-    gpu = cnn["train"] if variant["TF32 allowed"] < 0.9 * cnn["train"] else variant["host sync every step"] - cnn["train"]
-    return min(1.0, 3 * forward_flops("cnn", "cifar10") * cnn["images"][0] / (gpu * peak)) if gpu > 0 else None
-
-
-def proposed_epoch_seconds(rows: list[dict], toggled: list[dict], device_name: str) -> tuple[dict, dict, str]:
-    """Course-GPU estimates of EPOCH_SECONDS's kinds from the measured rows: ({kind: seconds}, {kind: why}, model).
-
-    The model, per kind (t: measured seconds per full-size epoch, training and evaluation; the slowest optimizer):
-    - CPU: t, one thread on the lent machine's core taken as one EPYC 7351P core of the course.
-    - CUDA, resident: the host (Python, kernel launches) and the GPU overlap, t = max(t_host, t_gpu). The host's
-      part stays on the course node (per core, as measured); the GPU's grows by P / P_course, its fp32 peak
-      (FP32_PEAK) against the RTX 2080 Ti's 13.4 TFLOP/s (its memory bandwidth is about 5x lower too): course =
-      max(t, t_gpu * P / P_course). t_gpu = F / (eta * P): F the epoch's FLOPs (3 forward passes per training
-      image, 1 per evaluated one), eta the share of the peak the CNN reaches (`efficiency`, from its TF32 and
-      host-sync toggles; ASSUMED_EFFICIENCY without them).
-    - CUDA, template: input-bound (one loader process does the per-image PIL work, taken as measured per core,
-      while the GPU computes): the larger of t and the resident estimate of the same dataset and model.
-    Kinds not measured (CUDA ones: or without a known peak) keep the built-in figure.
-    """
-    slowest = {tuple(row["kind"][:4]): row for row in sorted(rows, key=lambda r: r["full_epoch"])}  # the last stays
-    peak, course = peak_flops(device_name), peak_flops(COURSE_GPU)
-    eta = efficiency(rows, toggled, peak)
-    model = (f"proposed, from {device_name}: fp32 peak {peak / 1e12:.1f} TFLOP/s, the CNN at {eta or ASSUMED_EFFICIENCY:.0%}"
-             f" of it ({'from its toggles' if eta else 'assumed'})" if peak else
-             f"proposed, from {device_name} (no fp32 peak known: CUDA kinds keep the built-in figures)")
-    proposed, why = {}, {}
-    for key in EPOCH_SECONDS:
-        dataset, net, device, pipeline = key
-        row = slowest.get(key)
-        if row is None or (device == "cuda" and not peak):
-            proposed[key], why[key] = EPOCH_SECONDS[key], "kept: not measured"
-        elif device == "cpu" or pipeline == "template":
-            proposed[key] = row["full_epoch"]
-            why[key] = f"measured {row['full_epoch']:.2f} s" + (" (one thread)" if device == "cpu" else " (input-bound)")
-        else:
-            flops = forward_flops(net, dataset) * (3 * FULL_SIZES[dataset][0] + FULL_SIZES[dataset][1])
-            t_gpu = flops / ((eta or ASSUMED_EFFICIENCY) * peak)
-            proposed[key] = max(row["full_epoch"], t_gpu * peak / course)
-            why[key] = f"measured {row['full_epoch']:.2f} s, of which GPU work {min(t_gpu, row['full_epoch']):.2f} s"
-    for key in [k for k in proposed if k[2:] == ("cuda", "template") and k[:2] + ("cuda", "resident") in slowest]:
-        proposed[key] = max(proposed[key], proposed[key[:2] + ("cuda", "resident")])
-    return proposed, why, model
-
-
 def plan_seconds(rows: list[dict], device: str, data_root=None) -> dict:
     """The full profile's training on the measured machine, one run after another: seconds in all, of 3.2's
     unit (one worker trains it whole), and per epoch of every run (E epochs take about E times that)."""
@@ -194,34 +149,46 @@ def plan_seconds(rows: list[dict], device: str, data_root=None) -> dict:
             "per_epoch": sum(r["full_epoch"] for _, _, r in runs)}
 
 
-def calibrate(device: str, epochs: int, scale: float, data_root=None, out=print) -> dict:
-    """Measure every kind (printing each row as it is measured), the toggles and the proposal; return them all."""
+def calibrate(device: str, epochs: int, scale: float, data_root=None, out=print, cpu_only: bool = False) -> dict:
+    """Measure every kind (printing each row as it is measured), the loader, the toggles and the proposal; return them
+    all. `cpu_only`: the plan's CPU kinds and the loader alone (the CUDA kinds keep their built-in figures)."""
+    configs = [c for c in kinds("cuda", scale, epochs, data_root) if c.device == "cpu" or c.pipeline == "template"] \
+        if cpu_only else kinds(device, scale, epochs, data_root)
+    device = "cpu" if cpu_only else device
     name = torch.cuda.get_device_name(0) if device == "cuda" else cpu_model()
     out(f"calibration on {name}: torch {torch.__version__}, {epochs} epoch(s) per run on {scale:g} of the full-size "
-        "data, CPU runs with one thread; seconds (later: the median after the first; full epoch: train + eval at full size)")
+        "data, each run on one core with one thread; seconds (later: the median after the first; full epoch: train + "
+        "eval at full size)")
     out(f"{'kind':40s} {'images':>13s} {'train 1st':>9s} {'later':>7s} {'eval 1st':>8s} {'later':>7s} {'full epoch':>10s}")
-    configs, rows = kinds(device, scale, epochs, data_root), []
-    for config in configs:
+    rows = []
+    for config in [c for c in configs if c.device == "cpu" or not cpu_only]:  # cpu_only: of CUDA kinds, the loader
         rows.append(r := measure(config, data_root))
         out(f"{' '.join(r['kind']):40s} {'/'.join(map(str, r['images'])):>13s} {r['first_train']:9.3f} {r['train']:7.3f} "
             f"{r['first_eval']:8.3f} {r['eval']:7.3f} {r['full_epoch']:10.2f}"
             + ("" if r["status"] == "completed" else f"  ({r['status']} after {r['epochs']} epochs)"))
+    templates = {c.dataset: c for c in configs if c.pipeline == "template"}  # the loader's work is the same on each
+    loader = {dataset: loader_seconds(config, data_root) for dataset, config in templates.items()}
+    out("\nthe template loader of a CUDA run alone (a loader process: PIL, ToTensor, Normalize), both processes on one "
+        "core, seconds per full-size epoch: "
+        + ", ".join(f"{dataset} {seconds:.2f}" for dataset, seconds in loader.items()))
     toggled = toggles(configs, rows, data_root) if device == "cuda" else []
     out("\nCIFAR-10 CNN, cuda, resident, training seconds per epoch (later epochs' median) against as trained (exact "
         "fp32, foreach, no host sync): " + ("" if toggled else "TF32 allowed, foreach off, host sync: n/a on a CPU (CUDA-only)"))
     for t in toggled:
         out(f"  {t['optimizer']:5s} {t['variant']:21s} {t['train']:7.3f}, as trained {t['as_trained']:7.3f}: x{t['ratio']:.2f}")
-    proposed, why, model = proposed_epoch_seconds(rows, toggled, name if device == "cuda" else "a CPU")
+    proposed, why, model = proposed_epoch_seconds(rows, toggled, name if device == "cuda" else "a CPU", loader)
     out(f"\nEPOCH_SECONDS for a course GPU node ({COURSE_GPU}, one EPYC 7351P core per task), {model}; "
         "helpers/status.py is not changed:\nEPOCH_SECONDS = {")
     for key, seconds in proposed.items():
         out(f"    {key!r}: {seconds:.2f},  # {why[key]}; built in: {EPOCH_SECONDS[key]:g}")
     out("}")
-    plan = plan_seconds(rows, device, data_root)
-    out(f"\nthe full profile here, one run after another: {plan['runs']} runs, {plan['all'] / 60:.1f} min of training "
-        f"(3.2's unit, one worker: {plan['3.2'] / 60:.1f} min); one epoch of every run: {plan['per_epoch']:.1f} s")
+    plan = None if cpu_only else plan_seconds(rows, device, data_root)
+    if plan:
+        out(f"\nthe full profile here, one run after another: {plan['runs']} runs, {plan['all'] / 60:.1f} min of training "
+            f"(3.2's unit, one worker: {plan['3.2'] / 60:.1f} min); one epoch of every run: {plan['per_epoch']:.1f} s")
     return {"device": name, "environment": describe_environment(resolve_device(device)), "epochs": epochs,
-            "scale": scale, "rows": rows, "toggles": toggled, "model": model, "plan": plan,
+            "scale": scale, "rows": rows, "loader": loader, "toggles": toggled, "model": model, "plan": plan,
+            "core_slowdown": COURSE_CORE_SLOWDOWN,
             "proposed": [{"kind": list(k), "seconds": v, "why": why[k], "built_in": EPOCH_SECONDS[k]}
                          for k, v in proposed.items()]}
 
@@ -231,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run, the first reported apart (default 3)")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full-size data (default 1; tests)")
+    parser.add_argument("--cpu-only", action="store_true", help="only the CPU kinds and the template loader")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", default=None, help="also write everything as JSON to this file")
     args = parser.parse_args(argv)
@@ -238,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     def body():
         if not 0 < args.scale <= 1 or args.epochs < 1:
             raise UserError(f"--scale must be in (0, 1] and --epochs at least 1, got {args.scale} and {args.epochs}")
-        resolve_device(args.device)
-        result = calibrate(args.device, args.epochs, args.scale, args.data_root, lambda line: print(line, flush=True))
+        resolve_device("cpu" if args.cpu_only else args.device)
+        result = calibrate(args.device, args.epochs, args.scale, args.data_root, lambda line: print(line, flush=True),
+                           args.cpu_only)
         if args.out:
             Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     return run_command(body)

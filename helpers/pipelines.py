@@ -131,19 +131,25 @@ def generator_of(batches) -> torch.Generator:
     return batches.generator
 
 
+def template_loader(split: ImageSet, batch_size: int, seed: int, train: bool, for_cuda: bool):
+    """The course template's DataLoader over a split: each image through PIL and the transform when it is asked for;
+    for a CUDA run with the template's cuda_kwargs, a loader process beside the training one and pinned memory."""
+    # The training set is shuffled on every device. (The template shuffles only on CUDA, an
+    # accident of pytorch/examples that would confound 3.2's CPU/GPU comparison.)
+    kwargs = {"batch_size": batch_size, "shuffle": train}
+    if for_cuda:
+        kwargs.update(num_workers=1, pin_memory=torch.cuda.is_available())  # pinning needs CUDA (calibrate's loader)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return torch.utils.data.DataLoader(ImageSetDataset(split, template_transform(split.dataset)),
+                                       generator=generator, **kwargs)
+
+
 def make_batches(split: ImageSet, pipeline: str, batch_size: int, device: torch.device, seed: int,
                  train: bool):
     """Return an iterable of (images, labels) batches of a split for the chosen input pipeline."""
     if pipeline == "template":
-        # The training set is shuffled on every device. (The template shuffles only on CUDA, an
-        # accident of pytorch/examples that would confound 3.2's CPU/GPU comparison.)
-        kwargs = {"batch_size": batch_size, "shuffle": train}
-        if device.type == "cuda":
-            kwargs.update(num_workers=1, pin_memory=True)  # the template's cuda_kwargs
-        generator = torch.Generator()
-        generator.manual_seed(seed)
-        return torch.utils.data.DataLoader(ImageSetDataset(split, template_transform(split.dataset)),
-                                           generator=generator, **kwargs)
+        return template_loader(split, batch_size, seed, train, for_cuda=device.type == "cuda")
     if pipeline == "resident":
         images = to_tensor(split).to(device)
         labels = torch.from_numpy(split.labels).to(device)

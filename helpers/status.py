@@ -19,25 +19,33 @@ from .plan import PlannedRun, planned_runs
 from .profiles import chapter_settings
 from .results import describe_holder
 
-# Seconds per epoch (training and evaluation) of a full-size run on a course GPU node (RTX 2080 Ti, one
-# EPYC 7351P core per task), by dataset, model, device and pipeline; used only where no run of that kind
-# is stored yet. None of the GPU figures is measured yet (no GPU run of this project so far):
-# - GPU, resident pipeline (compute-bound): the CNN's forward and backward pass costs about 104 MFLOP
-#   per image (3 x its 17.4 M multiply-adds), 4.7 TFLOP per 45,000-image epoch plus 0.5 TFLOP to evaluate
-#   15,000 images; at a third of the card's 13.4 TFLOP/s fp32 that is 1.2 s, plus about 0.5 ms of Python
-#   and kernel launches for each of the 704 steps: 1.6 s, rounded up to 2 s. The MLPs are launch-bound:
-#   0.3 ms per step (938 steps for MNIST, 704 for CIFAR-10's 45,000 images).
-# - GPU, template pipeline (input-bound): its per-image work (PIL, ToTensor) on one CPU core, as measured
-#   for the CPU runs below, with the GPU's arithmetic hidden behind it.
-# - CPU: `make bench` with OMP_NUM_THREADS=1 here (MNIST MLP 7.3 s template, 1.9 s resident), rounded up
-#   for an older node CPU; the CNN from 35.6 s on 2 threads.
-EPOCH_SECONDS = {("mnist", "mlp", "cuda", "template"): 11.0, ("mnist", "mlp", "cuda", "resident"): 0.5,
-                 ("mnist", "mlp", "cpu", "template"): 12.0, ("mnist", "mlp", "cpu", "resident"): 3.0,
-                 ("cifar10", "cnn", "cuda", "template"): 9.0, ("cifar10", "cnn", "cuda", "resident"): 2.0,
-                 ("cifar10", "cnn", "cpu", "template"): 90.0, ("cifar10", "cnn", "cpu", "resident"): 80.0,
-                 ("cifar10", "mlp", "cuda", "template"): 9.0, ("cifar10", "mlp", "cuda", "resident"): 0.5,
-                 ("cifar10", "mlp", "cpu", "template"): 12.0, ("cifar10", "mlp", "cpu", "resident"): 4.0}
-FULL_TRAIN_SIZE = {"mnist": 60000, "cifar10": 50000}
+# Seconds per epoch (training and evaluation) of a run of the full profile (EPOCH_IMAGES) on a course GPU node
+# (RTX 2080 Ti, one EPYC 7351P core per task), by dataset, model, device and pipeline; used only where no run of
+# that kind is stored yet. The model from measurements to these figures is helpers.estimates'; what went into it:
+# - CPU, and the template's loader: measured with the course's torch 1.13.1 on one core of a Zen 5 EPYC (a
+#   2-core machine), times COURSE_CORE_SLOWDOWN = 2 (assumed) for the course's Zen 1 core. `python -m
+#   helpers.calibrate --cpu-only --epochs 3` on real MNIST-format data (Fashion-MNIST): the MLP 5.88 s template,
+#   3.01 s resident; the loader of a CUDA template run (a loader process beside the training one, both on the one
+#   core) 3.77 s. `--device cpu --epochs 2 --scale 0.1` on the CIFAR-10 copy: the CNN 52.8 s (Adam, the slowest;
+#   SGD 48.5 s), the MLP 8.15 s per full-size epoch; its loader 3.45 s. torch 2.14 took 0.5-0.9x these times on
+#   the same core, so the CPU rows of a calibration with torch 2.x (a lent GPU machine) understate the course's.
+# - CUDA, resident: not measured yet (no GPU run of this project so far). The CNN's forward and backward pass
+#   costs about 104 MFLOP per image (3 x its 17.4 M multiply-adds), 4.7 TFLOP per 45,000-image epoch plus 0.5
+#   TFLOP to evaluate 15,000 images; at a third of the card's 13.4 TFLOP/s fp32 that is 1.2 s, plus about 0.5 ms
+#   of Python and kernel launches for each of the 704 steps: 1.6 s, rounded up to 2 s. The MLPs are launch-bound:
+#   0.3 ms per step (938 steps for MNIST, 704 for CIFAR-10's 45,000 images), 0.5 s.
+# - CUDA, template: the loader on the course's core plus the resident figure (the two processes share the core).
+# - CPU, template, CIFAR-10 (in no plan unless overridden; not measured): the resident figure plus the loader's.
+EPOCH_SECONDS = {("mnist", "mlp", "cuda", "template"): 8.0, ("mnist", "mlp", "cuda", "resident"): 0.5,
+                 ("mnist", "mlp", "cpu", "template"): 11.8, ("mnist", "mlp", "cpu", "resident"): 6.0,
+                 ("cifar10", "cnn", "cuda", "template"): 8.9, ("cifar10", "cnn", "cuda", "resident"): 2.0,
+                 ("cifar10", "cnn", "cpu", "template"): 113.0, ("cifar10", "cnn", "cpu", "resident"): 106.0,
+                 ("cifar10", "mlp", "cuda", "template"): 7.4, ("cifar10", "mlp", "cuda", "resident"): 0.5,
+                 ("cifar10", "mlp", "cpu", "template"): 23.2, ("cifar10", "mlp", "cpu", "resident"): 16.3}
+# The images a full-profile epoch trains on and evaluates: CIFAR-10's 50,000 training images less the 5,000 held
+# out for validation, which are evaluated with the 10,000 test images.
+EPOCH_IMAGES = {"mnist": (60000, 10000), "cifar10": (45000, 15000)}
+FULL_TRAIN_SIZE = {"mnist": 60000, "cifar10": 50000}  # the training files' images
 
 
 def train_size(config: RunConfig) -> int:
@@ -52,7 +60,7 @@ def kind(config: RunConfig) -> tuple[str, str, str, str]:
 
 def built_in_epoch_seconds(config: RunConfig) -> float:
     """The built-in estimate of one epoch of the run on a course GPU node (scaled down for subsets)."""
-    return EPOCH_SECONDS[kind(config)] * train_size(config) / FULL_TRAIN_SIZE[config.dataset]
+    return EPOCH_SECONDS[kind(config)] * train_size(config) / EPOCH_IMAGES[config.dataset][0]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.synthetic import write_cifar10, write_mnist
+from helpers.synthetic import write_cifar10, write_mnist, write_stand_ins
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -29,16 +29,13 @@ def own_results_root(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
-    """A data root with small synthetic MNIST (idx .gz) and CIFAR-10 (python batches)."""
-    root = tmp_path_factory.mktemp("synthetic")
-    write_mnist(root, n_train=600, n_test=200)
-    write_cifar10(root, n_train=500, n_test=200)
-    return root
+    """A data root with small synthetic MNIST (idx .gz) and CIFAR-10 (python batches), marked as stand-ins."""
+    return write_stand_ins(tmp_path_factory.mktemp("synthetic"), n_mnist=600, n_cifar=500, n_test=200)
 
 
 @pytest.fixture
 def fresh_synthetic_root(tmp_path) -> Path:
-    """A synthetic data root of the test's own, free to be damaged."""
+    """A synthetic data root of the test's own, free to be damaged; unmarked, so it is warned about as a real copy."""
     write_mnist(tmp_path, n_train=100, n_test=50)
     write_cifar10(tmp_path, n_train=100, n_test=50)
     return tmp_path

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import calibrate
+from helpers import calibrate, estimates
 from helpers.experiment import RunConfig, run
 from helpers.training import exact_float32, make_optimizer
 from helpers.status import EPOCH_SECONDS
@@ -157,11 +157,30 @@ def test_the_calibration_on_the_cpu_has_a_row_per_kind_and_the_proposed_table(st
     assert result["toggles"] == [] and "n/a on a CPU (CUDA-only)" in done.stdout
     proposed = {tuple(p["kind"]): p["seconds"] for p in result["proposed"]}
     assert proposed.keys() == EPOCH_SECONDS.keys() and "proposed, from a CPU" in done.stdout
-    for row in result["rows"]:  # a CPU kind's proposal is its slowest optimizer's full-size epoch, as measured
+    slowdown = result["core_slowdown"]
+    for row in result["rows"]:  # a CPU kind's proposal: its slowest optimizer's full-size epoch on the course's core
         slowest = max(r["full_epoch"] for r in result["rows"] if r["kind"][:4] == row["kind"][:4])
-        assert proposed[tuple(row["kind"][:4])] == slowest
-    assert all(proposed[k] == EPOCH_SECONDS[k] for k in proposed if k[2] == "cuda")  # not measured: kept
+        assert proposed[tuple(row["kind"][:4])] == pytest.approx(slowdown * slowest)
+    assert list(result["loader"]) == ["mnist"] and result["loader"]["mnist"] > 0  # 3.2's GPU template run's loader
+    template, resident = ("mnist", "mlp", "cuda", "template"), ("mnist", "mlp", "cuda", "resident")
+    assert proposed[template] == pytest.approx(slowdown * result["loader"]["mnist"] + EPOCH_SECONDS[resident])
+    assert all(proposed[k] == EPOCH_SECONDS[k] for k in proposed if k[2] == "cuda" and k != template)  # kept
     assert result["plan"]["runs"] == 35 and result["plan"]["all"] > 30 * result["plan"]["per_epoch"] * 0.9
+
+
+@pytest.mark.slow
+def test_the_cpu_only_calibration_measures_the_cpu_kinds_and_the_loader_on_one_core(stand_ins, monkeypatch):
+    cores = []
+    monkeypatch.setattr(calibrate, "run", lambda config, *a, **kw: cores.append(os.sched_getaffinity(0)) or run(
+        config, *a, **kw))
+    lines, before = [], os.sched_getaffinity(0)
+    result = calibrate.calibrate("cuda", 1, 0.01, stand_ins, lines.append, cpu_only=True)  # runs here without CUDA
+    assert {tuple(r["kind"][:4]) for r in result["rows"]} == {("mnist", "mlp", "cpu", "template"),
+                                                                ("mnist", "mlp", "cpu", "resident")}
+    assert len(cores) == 2 and all(len(c) == 1 for c in cores)  # each run on one core, as a course task
+    assert os.sched_getaffinity(0) == before  # given back
+    assert result["loader"]["mnist"] > 0 and result["plan"] is None and result["toggles"] == []
+    assert "the template loader of a CUDA run alone" in "\n".join(lines)
 
 
 @pytest.mark.slow
@@ -186,40 +205,47 @@ def test_the_cuda_toggles_run_their_code_on_the_cpu(stand_ins, monkeypatch):
 def test_the_course_estimate_is_the_docstrings_arithmetic():
     # The CNN's forward pass, layer by layer: two FLOPs per multiply-add.
     cnn = 2 * (3 * 32 * 9 * 30 * 30 + 32 * 64 * 9 * 14 * 14 + 64 * 128 * 9 * 12 * 12 + 18432 * 128 + 128 * 10)
-    assert calibrate.forward_flops("cnn", "cifar10") == cnn
+    assert estimates.forward_flops("cnn", "cifar10") == cnn
     mlp = 2 * (784 * 512 + 512 * 128 + 128 * 10)
-    assert calibrate.forward_flops("mlp", "mnist") == mlp
+    assert estimates.forward_flops("mlp", "mnist") == mlp
     rows = [{"kind": ["cifar10", "cnn", "cuda", "resident", "SGD"], "images": [45000, 15000], "train": 0.9, "full_epoch": 1.0},
             {"kind": ["cifar10", "cnn", "cuda", "resident", "Adam"], "images": [45000, 15000], "train": 1.0, "full_epoch": 1.1},
             {"kind": ["mnist", "mlp", "cuda", "template", "SGD"], "images": [60000, 10000], "train": 5.5, "full_epoch": 6.0},
             {"kind": ["cifar10", "cnn", "cuda", "template", "SGD"], "images": [45000, 15000], "train": 1.8, "full_epoch": 2.0},
             {"kind": ["mnist", "mlp", "cuda", "resident", "SGD"], "images": [60000, 10000], "train": 0.3, "full_epoch": 0.4},
             {"kind": ["mnist", "mlp", "cpu", "resident", "SGD"], "images": [60000, 10000], "train": 1.5, "full_epoch": 1.9}]
-    h100, ratio = 66.9e12, 66.9 / 13.4
+    h100, ratio, s = 66.9e12, 66.9 / 13.4, 1.5  # s: the course's core against the measuring one
 
-    def proposal(tf32: float, sync: float, gpu_seconds: float, device="NVIDIA H100 80GB HBM3"):
+    def proposal(tf32: float, sync: float, gpu_seconds: float, device="NVIDIA H100 80GB HBM3", loader=None):
         """The proposal from SGD's toggles, and the docstring's figures for a GPU time of the CNN's training."""
         toggled = [{"optimizer": "SGD", "variant": "TF32 allowed", "train": tf32},
                    {"optimizer": "SGD", "variant": "host sync every step", "train": sync}]
         eta = 3 * cnn * 45000 / (gpu_seconds * h100)
-        return calibrate.proposed_epoch_seconds(rows, toggled, device), eta
+        return estimates.proposed_epoch_seconds(rows, toggled, device, loader, slowdown=s), eta
 
     # TF32 saves time: the GPU is the longer part, its time is the epoch's (0.9 s of training).
     (proposed, why, model), eta = proposal(tf32=0.6, sync=1.2, gpu_seconds=0.9)
-    assert proposed["cifar10", "cnn", "cuda", "resident"] == pytest.approx(max(1.1, 0.9 * 150000 / 135000 * ratio))
-    assert proposed["cifar10", "cnn", "cuda", "template"] == proposed["cifar10", "cnn", "cuda", "resident"]  # not 2.0
-    assert proposed["mnist", "mlp", "cuda", "resident"] == pytest.approx(max(0.4, mlp * 190000 / (eta * h100) * ratio))
-    assert proposed["mnist", "mlp", "cuda", "template"] == 6.0 and proposed["mnist", "mlp", "cpu", "resident"] == 1.9
+    cnn_resident = max(s * 1.1, 0.9 * 150000 / 135000 * ratio)
+    assert proposed["cifar10", "cnn", "cuda", "resident"] == pytest.approx(cnn_resident)
+    assert proposed["cifar10", "cnn", "cuda", "template"] == pytest.approx(max(s * 2.0, cnn_resident))  # not s * 2.0
+    mlp_resident = max(s * 0.4, mlp * 190000 / (eta * h100) * ratio)
+    assert proposed["mnist", "mlp", "cuda", "resident"] == pytest.approx(mlp_resident)
+    assert proposed["mnist", "mlp", "cuda", "template"] == s * 6.0 and proposed["mnist", "mlp", "cpu", "resident"] == s * 1.9
     assert proposed["cifar10", "cnn", "cpu", "resident"] == EPOCH_SECONDS["cifar10", "cnn", "cpu", "resident"]
     assert model.startswith("proposed, from NVIDIA H100 80GB HBM3") and f"{eta:.0%} of it (from its toggles)" in model
+    assert model.endswith("the course's core 1.5x slower (assumed)")
+    # The loader measured: it and the training loop share the course task's one core, their times add up.
+    (with_loader, why, _), _ = proposal(tf32=0.6, sync=1.2, gpu_seconds=0.9, loader={"mnist": 2.5})
+    assert with_loader["mnist", "mlp", "cuda", "template"] == pytest.approx(s * 2.5 + mlp_resident)
+    assert why["mnist", "mlp", "cuda", "template"].startswith("loader 2.50 s on one core")
     # TF32 saves nothing: the host is the longer part; a sync per step adds the GPU's hidden 0.3 s.
     (proposed, _, model), eta = proposal(tf32=0.88, sync=1.2, gpu_seconds=0.3)
-    assert proposed["cifar10", "cnn", "cuda", "resident"] == pytest.approx(max(1.1, 0.3 * 150000 / 135000 * ratio))
+    assert proposed["cifar10", "cnn", "cuda", "resident"] == pytest.approx(max(s * 1.1, 0.3 * 150000 / 135000 * ratio))
     assert f"{eta:.0%} of it" in model
     (kept, _, _), _ = proposal(tf32=0.6, sync=1.2, gpu_seconds=0.9, device="Some Future GPU")  # no known peak
     assert kept["cifar10", "cnn", "cuda", "resident"] == EPOCH_SECONDS["cifar10", "cnn", "cuda", "resident"]
-    assumed = calibrate.proposed_epoch_seconds(rows, [], "NVIDIA H200")  # no toggles: the assumed share
-    assert assumed[0]["cifar10", "cnn", "cuda", "resident"] == pytest.approx(max(1.1, cnn * 150000 * 3 / h100 * ratio))
+    assumed = estimates.proposed_epoch_seconds(rows, [], "NVIDIA H200", slowdown=s)  # no toggles: the assumed share
+    assert assumed[0]["cifar10", "cnn", "cuda", "resident"] == pytest.approx(max(s * 1.1, cnn * 150000 * 3 / h100 * ratio))
     assert "33% of it (assumed)" in assumed[2]
 
 

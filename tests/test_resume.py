@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from helpers.experiment import RunConfig, run_files
-from helpers.synthetic import write_cifar10, write_mnist
+from helpers.synthetic import write_stand_ins
 
 from conftest import REPO
 from helpers.gpucheck import PAUSING_RUN
@@ -49,10 +49,7 @@ def outcomes(record: dict) -> list[tuple]:
 @pytest.fixture(scope="module")
 def resume_root(tmp_path_factory):
     """Synthetic data with a few dozen steps per epoch."""
-    root = tmp_path_factory.mktemp("resume-data")
-    write_mnist(root, n_train=2000, n_test=300)
-    write_cifar10(root, n_train=600, n_test=200)
-    return root
+    return write_stand_ins(tmp_path_factory.mktemp("resume-data"), n_mnist=2000, n_cifar=600, n_test=300)
 
 
 @pytest.mark.parametrize("config", [
