@@ -16,6 +16,7 @@ COURSE = "Embedded Machine Learning, Winter Term 2025/26"
 INSTITUTE = "Heidelberg University, Institute of Computer Engineering"
 SHEET = "Exercise 3"
 SUBTITLE = "Gradients by hand, autograd, MLP vs. CNN, optimizers"
+DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 
 
 def hardware_lines(profile: str, overrides: dict | None = None, data_root=None) -> list[str]:
@@ -36,9 +37,29 @@ def hardware_lines(profile: str, overrides: dict | None = None, data_root=None) 
     return lines
 
 
-def title_page(group: Group, profile: str, hardware: list[str], today: str, overrides: dict | None = None) -> dict:
-    """Return the title page as plain strings: course, sheet, names and IDs, date, hardware, smoke mark,
-    and the settings changed from the profile (a reader must see that a PDF is not the sheet's runs)."""
+def data_notes(profile: str, overrides: dict | None = None, data_root=None) -> list[str]:
+    """One line per dataset of the plan whose files are not the official release's (a copy, or another dataset in
+    its format): a reader must see that the numbers are not those of the official data. Stand-ins say nothing here:
+    a profile on generated data is marked as a smoke run."""
+    from .data import locate
+    from .plan import planned_runs
+    from .profiles import chapter_settings
+    root = chapter_settings(profile, overrides, data_root)["3.2"].data_root  # the notebooks' (a profile's stand-ins)
+    names = dict.fromkeys((p.config or p.like).dataset for p in planned_runs(profile, overrides, data_root))
+    notes = []
+    for files in (locate(name, root, download_missing=False) for name in names):
+        if files.differ and not files.stand_in:
+            notes.append(f"{DATASET_NAMES[files.name]} in {files.root} is not the official release: "
+                         f"{len(files.differ)} of its {len(files.paths)} files differ from the official checksums; "
+                         "the numbers are not the official data's.")
+    return notes
+
+
+def title_page(group: Group, profile: str, hardware: list[str], today: str, overrides: dict | None = None,
+               data: list[str] | None = None) -> dict:
+    """Return the title page as plain strings: course, sheet, names and IDs, date, hardware, smoke mark, the
+    settings changed from the profile and data that are not the official release's (a reader must see that a PDF
+    is not the sheet's runs on the official data)."""
     smoke = None
     if profile != "full":
         smoke = {"mark": SMOKE_MARK.upper(),
@@ -51,7 +72,8 @@ def title_page(group: Group, profile: str, hardware: list[str], today: str, over
             for key, value in sorted(overrides.items()))
     return {"course": COURSE, "institute": INSTITUTE, "sheet": SHEET, "subtitle": SUBTITLE,
             "members": [m.name + (f" ({m.student_id})" if m.student_id else "") for m in group.members],
-            "date": today, "smoke": smoke, "changed": changed, "hardware": list(hardware)}
+            "date": today, "smoke": smoke, "changed": changed, "data": "\n".join(data) if data else None,
+            "hardware": list(hardware)}
 
 
 def declaration_markdown(group: Group, chapter_titles: dict[str, str]) -> str:

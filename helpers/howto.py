@@ -156,7 +156,8 @@ def archive_text(build: Build, zip_name: str, stored: int) -> str:
     from .profiles import SYNTHETIC_PROFILES
     again = make_command("pdf", build)
     data = ("its stand-in data is generated on the way" if build.profile in SYNTHETIC_PROFILES and not build.data_root
-            else f"with the same datasets in `{build.data_root or 'data/'}`: `make data` downloads them")
+            else f"with the same dataset files in `{build.data_root or 'data/'}`, byte for byte: the stored runs are "
+                 "keyed by their checksums; `make data` downloads the official release")
     return (f"**The archive.** `{zip_name}` holds this PDF, the sources in `sources/` (the notebooks without "
             f"outputs, `helpers/`, `Makefile`, `requirements.txt`, `pyproject.toml`, `README.md`, the SLURM and test "
             f"code) and the stored results of the {stored} {plural(stored, 'run')} shown here, in "

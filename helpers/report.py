@@ -24,7 +24,7 @@ from pathlib import Path
 from .document import check_renderer, render_pdf
 from .errors import UserError, run_command
 from .group import load_group
-from .handin import hardware_lines, merge_notebooks, title_page
+from .handin import data_notes, hardware_lines, merge_notebooks, title_page
 from .profiles import NOTEBOOKS, REPO_ROOT, check_overrides, check_profile, overrides_for, parse_overrides
 
 KERNEL_NAME = "eml-ex3-build"
@@ -78,8 +78,9 @@ def execute_notebooks(profile: str, data_root: str | None = None, log_output: bo
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for exercise, source in NOTEBOOKS.items():
+        # The notebooks run in notebooks/: a relative data root is the caller's (make's: the repository root).
         parameters = {"profile": profile, "overrides": overrides_for(exercise, overrides),
-                      **({"data_root": str(data_root)} if data_root else {})}
+                      **({"data_root": str(Path(data_root).resolve())} if data_root else {})}
         target = staging / Path(source).name
         print(f"[{profile}] {exercise}: executing {source}", flush=True)
         try:
@@ -130,7 +131,7 @@ def build_pdf(profile: str, group_file: str | Path, data_root: str | None = None
     train_runs(profile, overrides, data_root, workers, build_root)
     executed = execute_notebooks(profile, data_root, log_output, build_root, overrides)
     title = title_page(group, profile, hardware_lines(profile, overrides, data_root), date.today().isoformat(),
-                       overrides)
+                       overrides, data_notes(profile, overrides, data_root))
     closing = how_it_was_made(profile, overrides, data_root, workers, build_root)
     target = render_pdf(merge_notebooks(executed, group, profile, title, closing), pdf_path(profile, build_root))
     print(f"[{profile}] wrote {target}", flush=True)

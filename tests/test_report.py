@@ -122,6 +122,33 @@ def test_full_profile_has_no_smoke_marks(smoke_pdf, group_file):
     assert title["members"] == ["Jürgen Groß (4242)", "Ada O'Neil & Co"]  # as written: Typst reads them from JSON
 
 
+def test_a_relative_data_root_is_the_callers_not_the_notebooks_folder(tmp_path, monkeypatch):
+    # `make pdf DATA_ROOT=data/copy` trains from the repository root; the notebooks run in notebooks/.
+    import papermill
+    seen = []
+
+    def execute(source, target, parameters, **options):
+        seen.append((parameters["data_root"], options["cwd"]))
+        Path(target).write_text("{}")
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    monkeypatch.setenv("JUPYTER_PATH", os.environ.get("JUPYTER_PATH", ""))  # the build's kernel goes there
+    monkeypatch.chdir(tmp_path)
+    report.execute_notebooks("smoke", "data/copy", build_root=tmp_path / "build")
+    assert len(seen) == len(NOTEBOOKS) and {root for root, _ in seen} == {str(tmp_path / "data" / "copy")}
+    assert all(cwd.endswith("notebooks") for _, cwd in seen)
+
+
+def test_data_that_are_not_the_official_release_are_named_on_the_title_page(fresh_synthetic_root, synthetic_root,
+                                                                            group_file):
+    # Unmarked files in the official formats are what a copy, or Fashion-MNIST standing in for MNIST, looks like.
+    notes = handin.data_notes("full", None, fresh_synthetic_root)
+    assert [n.split(" in ")[0] for n in notes] == ["MNIST", "CIFAR-10"]
+    assert "4 of its 4 files differ" in notes[0] and "7 of its 7 files differ" in notes[1]
+    assert handin.data_notes("full", {"devices": ["cpu"]}, synthetic_root) == []  # marked stand-ins: a smoke run's
+    title = handin.title_page(report.load_group(group_file), "full", [], "2026-01-01", None, notes)
+    assert title["data"] == "\n".join(notes)
+
+
 def test_smoke_run_says_the_gpu_runs_are_missing_and_never_calls_a_cpu_run_gpu(smoke_pdf):
     import torch
     if torch.cuda.is_available():
