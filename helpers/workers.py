@@ -163,7 +163,9 @@ class Worker(submitit.helpers.Checkpointable):
     def __init__(self, profile: str, overrides: dict | None = None, data_root: str | None = None,
                  threads: int | None = None, index: int = 0, poll_seconds: float = POLL_SECONDS,
                  launch: dict | None = None):
-        self.profile, self.overrides, self.data_root = profile, overrides or {}, data_root
+        # Wherever SLURM or a requeue starts it, a relative data root stays the submitter's.
+        self.profile, self.overrides = profile, overrides or {}
+        self.data_root = os.path.abspath(data_root) if data_root else None
         self.threads, self.index, self.poll_seconds, self.launch = threads, index, poll_seconds, launch or {}
 
     @property

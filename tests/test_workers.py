@@ -14,6 +14,7 @@ import torch
 from helpers.plan import planned_runs
 from helpers.profiles import chapter_settings
 from helpers.status import run_states, status_table
+from helpers.workers import Worker
 
 from conftest import REPO, copy_repo, make, reference_records, wait_until, without_clock
 
@@ -182,3 +183,10 @@ def test_ctrl_c_stops_every_local_worker_and_loses_no_completed_epoch(tmp_path, 
     assert again.returncode == 0, log
     record = json.loads(checkpoint.with_suffix(".json").read_text())
     assert len(record["resumes"]) == 1 and [r["epoch"] for r in record["records"]] == list(range(1, 9))
+
+
+def test_a_worker_keeps_the_submitters_data_root(tmp_path, monkeypatch):
+    # SLURM (or a requeue) may start the worker in another folder: `make sbatch DATA_ROOT=data/copy` means this one.
+    monkeypatch.chdir(tmp_path)
+    assert Worker("smoke", None, "data/copy").data_root == str(tmp_path / "data" / "copy")
+    assert Worker("smoke").data_root is None  # the notebooks' default ($EML_DATA_ROOT, else data/)
