@@ -114,7 +114,8 @@ def host_sync_each_step(batches, device: torch.device):
 
 
 def host_sync_times(config: RunConfig, data_root) -> list[float]:
-    """Training seconds per epoch of the run as helpers.experiment trains it, but with a host sync per step."""
+    """Training seconds per epoch of the run as helpers.experiment trains it, but with a host sync per step; on one
+    core, as measure() times the run."""
     device = resolve_device(config.device)
     data = locate(config.dataset, data_root)
     splits = make_splits(load_split(data, True), load_split(data, False), config.val_size, config.train_subset,
@@ -124,7 +125,9 @@ def host_sync_times(config: RunConfig, data_root) -> list[float]:
     model = build_model(config.model, config.dataset).to(device)
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, device)
     batches = make_batches(splits.train, config.pipeline, config.batch_size, device, config.seed, train=True)
-    return [train_one_epoch(model, optimizer, host_sync_each_step(batches, device), device)[2] for _ in range(config.epochs)]
+    with one_core():  # as the run it is compared with (measure)
+        return [train_one_epoch(model, optimizer, host_sync_each_step(batches, device), device)[2]
+                for _ in range(config.epochs)]
 
 
 def toggles(configs: list[RunConfig], rows: list[dict], data_root) -> list[dict]:

@@ -191,7 +191,7 @@ def test_the_cuda_toggles_run_their_code_on_the_cpu(stand_ins, monkeypatch):
     rows = [calibrate.measure(c, stand_ins) for c in configs]
     asked, syncs = [], []
     monkeypatch.setattr(calibrate, "run", lambda config, *a, **kw: asked.append((config.optimizer, kw)) or run(config, *a, **kw))
-    monkeypatch.setattr(calibrate, "synchronize", syncs.append)
+    monkeypatch.setattr(calibrate, "synchronize", lambda device: syncs.append((device, os.sched_getaffinity(0))))
     toggled = calibrate.toggles(configs, rows, stand_ins)
     assert [(t["optimizer"], t["variant"]) for t in toggled] == [
         (o, v) for o in ("SGD", "Adam") for v in ("TF32 allowed", "foreach off", "host sync every step")]
@@ -199,7 +199,7 @@ def test_the_cuda_toggles_run_their_code_on_the_cpu(stand_ins, monkeypatch):
     toggles = [(o, {k: v for k, v in kw.items() if k in ("tf32", "foreach")}) for o, kw in asked]
     assert toggles == [(o, t) for o in ("SGD", "Adam") for t in ({"tf32": True}, {"foreach": False})]
     steps = 2 * -(-450 // 64)  # two epochs of 450 images in batches of 64, per optimizer: one sync after each step
-    assert len(syncs) == 2 * steps and all(d.type == "cpu" for d in syncs)
+    assert len(syncs) == 2 * steps and all(d.type == "cpu" and len(cores) == 1 for d, cores in syncs)  # one core
 
 
 def test_the_course_estimate_is_the_docstrings_arithmetic():
