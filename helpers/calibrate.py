@@ -25,13 +25,14 @@ import torch
 from .data import load_split, locate
 from .environment import cpu_model, describe_environment
 from .errors import UserError, run_command
+from .estimates import COURSE_CORE_SLOWDOWN, COURSE_GPU, proposed_epoch_seconds
 from .experiment import RunConfig, resolve_device, run
 from .models import build_model
 from .pipelines import make_batches, make_splits, template_loader
 from .plan import planned_runs
-from .estimates import COURSE_CORE_SLOWDOWN, COURSE_GPU, proposed_epoch_seconds
 from .status import EPOCH_IMAGES, EPOCH_SECONDS, train_size
 from .training import exact_float32, make_optimizer, synchronize, train_one_epoch
+
 
 def kind_of(config: RunConfig, device: str) -> tuple:
     """A config's kind (dataset, model, device, pipeline, optimizer), with a CUDA run on `device`."""
