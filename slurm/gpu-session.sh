@@ -31,7 +31,9 @@
 # only 30 s after a command, so both commands are written down before the first one starts):
 #   measured here (2-core EPYC, no GPU, one thread): make_cifar10.py 8 s; the trial with real data and ten 1-epoch
 #   runs: data 11.7 s, check 15.1 s, calibrate 23.8 s (CAL_SCALE=0.05), train 63 s (15 s of it starting two
-#   workers), pack 0.1 s; one full MNIST MLP epoch (training and test) 4.0 s template, 1.5 s resident.
+#   workers), pack 0.1 s; one full MNIST MLP epoch (training and test) 4.0 s template, 1.5 s resident. The same
+#   trial in a bare venv (torch, torchvision, numpy, Pillow, tqdm, matplotlib: no submitit, cloudpickle or pip
+#   packages of ours) with four runs: every step ok in 48 s, submitit and cloudpickle unpacked from .carry/.
 #   CNN on the GPU: 104 MFLOP x 45,000 images + 35 MFLOP x 15,000 evaluated = 5.2 TFLOP an epoch, 0.08 s at the
 #   H100's 67 TFLOP/s fp32 peak, 0.2-0.4 s at the 20-35 % small convolutions reach; but 704 steps of ~60 kernel
 #   launches (0.5-1 ms of Python a step) make it launch-bound: 0.5-1 s an epoch, so the 31 CIFAR-10 runs take

@@ -2,6 +2,7 @@
 (helpers.calibrate), tried on the CPU with a generated carry folder: one archive comes back with the results and
 no checkpoint, data that differ are named, a different result is never overwritten; the calibration has a row
 per kind and its course-GPU model is the arithmetic its docstring says."""
+import importlib.metadata
 import json
 import os
 import re
@@ -42,8 +43,8 @@ def shell(repo: Path, *argv: str, timeout: float = 240, **env) -> subprocess.Com
 
 @pytest.fixture(scope="module")
 def carried(tmp_path_factory) -> Path:
-    """A repository copy whose .carry/ `make gpu-carry` filled from generated copies (no network: the wheel is a
-    placeholder, submitit is installed here)."""
+    """A repository copy whose .carry/ `make gpu-carry` filled from generated copies (no network: the wheels are
+    placeholders, submitit is installed here; the session's unpacking of real ones was tried in a bare env)."""
     root = tmp_path_factory.mktemp("gpu-session")
     repo = copy_repo(root / "repo")
     shared, fashion = root / "shared", root / "fashion"
@@ -53,7 +54,8 @@ def carried(tmp_path_factory) -> Path:
     (shared / "batches.meta").write_bytes(b"the same")
     shutil.copytree(write_mnist(root / "generated", n_train=600, n_test=100), fashion)
     (repo / ".carry").mkdir()
-    (repo / ".carry" / "submitit-1.5.4-py3-none-any.whl").touch()
+    for wheel in ("submitit-1.5.4", f"cloudpickle-{importlib.metadata.version('cloudpickle')}"):
+        (repo / ".carry" / f"{wheel}-py3-none-any.whl").touch()
     env = dict(SHARED_DATA=str(shared), FASHION_MNIST=str(fashion))
     for message in ("wrote ", "is up to date"):  # the second time it only checks
         done = shell(repo, "make", "--no-print-directory", "gpu-carry", f"PY={sys.executable}",
