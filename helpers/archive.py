@@ -50,14 +50,14 @@ def shown_results(profile: str, pdf: Path) -> list[Path]:
     import torch
     from .experiment import run_files
     from .plan import planned_runs
-    from .profiles import chapter_settings
+    from .profiles import shared_settings
     built, overrides, data_root = pdf_settings(pdf)
     make_zip = "`make zip" + ("" if profile == "full" else f" PROFILE={profile}")
     if built != profile:
         raise UserError(f"{pdf} is a PDF of profile '{built}', not '{profile}': its archive would hold the results "
                         f"of other runs than it shows. Run {make_zip}`, which renders the PDF of '{profile}' first.")
     make_zip += (f" OVERRIDES='{json.dumps(overrides)}'" if overrides else "") + "`"  # the PDF's own settings
-    s = chapter_settings(profile, overrides, data_root)["3.2"]
+    s = shared_settings(profile, overrides, data_root)
     stored, lacking, later = [], [], []
     for planned in planned_runs(profile, overrides, data_root):
         if planned.config is not None:

@@ -23,10 +23,14 @@ from .synthetic import write_stand_ins
 OFFICIAL_SIZES = {"n_mnist": 60000, "n_cifar": 50000, "n_test": 10000}  # training images of each; test images
 
 
+def first_and_median(times: list[float]) -> tuple[float, float]:
+    """The first epoch's time and the median of the later ones (the first's alone if there is no other)."""
+    return times[0], statistics.median(times[1:]) if len(times) > 1 else times[0]
+
+
 def epoch_times(config: RunConfig, data_root) -> tuple[float, float]:
     """Return (first epoch, median of the later epochs) training time of one fresh run."""
-    times = run(config, data_root, results_dir=None, progress=False).column("train_time")
-    return times[0], statistics.median(times[1:]) if len(times) > 1 else times[0]
+    return first_and_median(run(config, data_root, results_dir=None, progress=False).column("train_time"))
 
 
 def stand_in_sizes(scale: float = 1.0) -> dict:

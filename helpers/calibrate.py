@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .bench import first_and_median
 from .data import load_split, locate
 from .environment import cpu_model, describe_environment
 from .errors import UserError, run_command
@@ -51,11 +51,6 @@ def kinds(device: str, scale: float, epochs: int, data_root=None) -> list[RunCon
     return [replace(c, epochs=epochs) if scale == 1 else replace(
         c, epochs=epochs, train_subset=max(10, round(train_size(c) * scale)), test_subset=max(10, round(10000 * scale)),
         val_size=max(10, round(c.val_size * scale)) if c.val_size else 0) for c in chosen.values()]
-
-
-def first_and_median(times: list[float]) -> tuple[float, float]:
-    """The first epoch's time and the median of the later ones (the first's alone if there is no other)."""
-    return times[0], statistics.median(times[1:]) if len(times) > 1 else times[0]
 
 
 @contextmanager

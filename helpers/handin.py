@@ -43,8 +43,8 @@ def data_notes(profile: str, overrides: dict | None = None, data_root=None) -> l
     a profile on generated data is marked as a smoke run."""
     from .data import locate
     from .plan import planned_runs
-    from .profiles import chapter_settings
-    root = chapter_settings(profile, overrides, data_root)["3.2"].data_root  # the notebooks' (a profile's stand-ins)
+    from .profiles import shared_settings
+    root = shared_settings(profile, overrides, data_root).data_root  # the notebooks' (a profile's stand-ins)
     names = dict.fromkeys((p.config or p.like).dataset for p in planned_runs(profile, overrides, data_root))
     notes = []
     for files in (locate(name, root, download_missing=False) for name in names):

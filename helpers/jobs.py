@@ -35,8 +35,8 @@ def job_name(profile: str) -> str:
 def fetch_data(profile: str, overrides: dict | None, data_root) -> None:
     """Download the datasets where they are missing, one line each (one clear error without internet)."""
     from .data import DATASETS, ensure_datasets
-    from .profiles import chapter_settings
-    ensure_datasets(DATASETS, chapter_settings(profile, overrides, data_root)["3.2"].data_root)
+    from .profiles import shared_settings
+    ensure_datasets(DATASETS, shared_settings(profile, overrides, data_root).data_root)
 
 
 def _flag(profile: str) -> str:

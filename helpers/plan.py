@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass, replace
 
 from .experiment import History, RunConfig, run_files
-from .profiles import Settings, chapter_settings
+from .profiles import Settings, chapter_settings, shared_settings
 from .findings import choose_learning_rate
 
 
@@ -152,7 +152,7 @@ def planned_runs(profile: str, overrides: dict | None = None, data_root=None) ->
 
 def stored_runs(profile: str, overrides: dict | None = None, data_root=None) -> list[tuple[PlannedRun, History]]:
     """Every planned run of a profile that is stored, with its History (the runs the chapters show)."""
-    s = chapter_settings(profile, overrides, data_root)["3.2"]
+    s = shared_settings(profile, overrides, data_root)
     planned = [(p, stored_history(p.config, s)) for p in planned_runs(profile, overrides, data_root)
                if p.config is not None]
     return [(p, h) for p, h in planned if h is not None]

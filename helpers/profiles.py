@@ -150,6 +150,12 @@ def chapter_settings(profile: str, overrides: dict | None = None, data_root=None
     return {ex: settings(ex, profile, overrides_for(ex, overrides), data_root) for ex in NOTEBOOKS}
 
 
+def shared_settings(profile: str, overrides: dict | None = None, data_root=None) -> Settings:
+    """What every notebook of a profile shares under these overrides: its data root (a smoke profile's generated
+    stand-ins) and its results folder (3.2's settings carry them, as any notebook's would)."""
+    return chapter_settings(profile, overrides, data_root)["3.2"]
+
+
 def changed_settings(cfg: Settings) -> dict[str, tuple]:
     """The settings of a notebook that differ from its profile's (overrides), as {key: (value, the profile's)}."""
     profile = Settings(exercise=cfg.exercise, profile=cfg.profile, data_root=cfg.data_root, results_dir=cfg.results_dir,

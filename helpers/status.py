@@ -16,7 +16,7 @@ from .cluster import format_time
 from .errors import UserError
 from .experiment import RunConfig, run_files
 from .plan import PlannedRun, planned_runs
-from .profiles import chapter_settings
+from .profiles import shared_settings
 from .results import describe_holder
 
 # Seconds per epoch (training and evaluation) of a run of the full profile (EPOCH_IMAGES) on a course GPU node
@@ -93,7 +93,7 @@ class RunState:
 
 def run_states(profile: str, overrides: dict | None = None, data_root=None) -> list[RunState]:
     """The state of every planned run of a profile (reads the results folder; never trains)."""
-    s = chapter_settings(profile, overrides, data_root)["3.2"]
+    s = shared_settings(profile, overrides, data_root)
     states = []
     for planned in planned_runs(profile, overrides, data_root):
         if planned.config is None:

@@ -102,8 +102,8 @@ def work(profile: str, overrides: dict | None, data_root, name: str, poll_second
     `launch` says how the worker was started (command, resources); every run it trains records it.
     """
     import torch
-    from .profiles import chapter_settings
-    s = chapter_settings(profile, overrides, data_root)["3.2"]
+    from .profiles import shared_settings
+    s = shared_settings(profile, overrides, data_root)
     cuda = torch.cuda.is_available()
     holder = {"worker": name, **({"job": os.environ["SLURM_JOB_ID"]} if os.environ.get("SLURM_JOB_ID") else {})}
     trained, failed, said = [], {}, set()
