@@ -15,7 +15,7 @@ _HOMES = {
     "profiles": ["settings"],
     "models": ["CNN", "MLP", "build_model", "count_parameters"],
     "training": ["evaluate", "train"],
-    "experiment": ["DeviceUnavailable", "History", "RunConfig", "run", "run_all"],
+    "experiment": ["DeviceUnavailable", "History", "RunConfig", "run", "run_all", "run_arms"],
     "plan": ["chosen_optimizer_runs", "chosen_rate", "chosen_seed_runs", "cnn_rate_runs", "device_runs", "mlp_runs",
              "optimizer_rate_runs", "seed_runs"],
     "gradients": ["autograd_gradients", "chain_rule", "equations_latex", "exact_decimal", "forward", "gradients_agree",

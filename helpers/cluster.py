@@ -23,6 +23,7 @@ COURSE_PARTITION = "exercise-eml"
 LOG_DIR = Path(__file__).resolve().parents[1] / "slurm" / "logs"
 WARNING_SECONDS = 120  # SIGUSR2 this long before the time limit: submitit requeues the worker, which resumes
 MAX_REQUEUES = 5       # time-limit requeues of one worker; then `make sbatch` again goes on
+SLURM_TIMEOUT = 60     # seconds a SLURM command may take to answer
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,11 @@ def _require(command: str) -> None:
 
 def _slurm(*args: str) -> str:
     _require(args[0])
-    result = subprocess.run(list(args), capture_output=True, text=True)
+    try:
+        result = subprocess.run(list(args), capture_output=True, text=True, timeout=SLURM_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"{' '.join(args)} did not answer within {SLURM_TIMEOUT} s: is the SLURM controller up?") \
+            from None
     if result.returncode != 0:
         raise UserError(f"{' '.join(args)} failed: {(result.stderr or result.stdout).strip()}")
     return result.stdout
@@ -79,9 +84,10 @@ def _slurm(*args: str) -> str:
 def partition_limits(partition: str) -> dict[str, str]:
     """The partition's settings as SLURM reports them (e.g. MaxTime, MaxCPUsPerNode, State)."""
     _require("scontrol")
-    result = subprocess.run(["scontrol", "show", "partition", "--oneliner", partition], capture_output=True, text=True)
+    result = subprocess.run(["scontrol", "show", "partition", "--oneliner", partition], capture_output=True, text=True,
+                            timeout=SLURM_TIMEOUT)
     if result.returncode != 0 or not result.stdout.strip():
-        known = subprocess.run(["sinfo", "--noheader", "--format=%R"], capture_output=True, text=True).stdout.split()
+        known = _slurm("sinfo", "--noheader", "--format=%R").split()
         raise UserError(f"partition {partition!r} not found; this cluster has: {', '.join(sorted(set(known))) or 'none'}. "
                         "Choose one with PARTITION=...")
     return dict(item.split("=", 1) for item in result.stdout.split() if "=" in item)
@@ -128,6 +134,8 @@ def slurm_executor(resources: JobResources, folder: Path, job_name: str, python:
         job_name=job_name, partition=resources.partition, time=resources.seconds / 60, cpus_per_task=resources.cpus,
         mem=resources.mem, signal_delay_s=WARNING_SECONDS, stderr_to_stdout=True, array_parallelism=resources.max_parallel,
         setup=[f"export OMP_NUM_THREADS={resources.cpus} PYTHONUNBUFFERED=1"],
+        # srun gives its step one CPU unless told (SLURM >= 22.05 no longer passes --cpus-per-task on)
+        srun_args=[f"--cpus-per-task={resources.cpus}"],
         # The time as the user wrote it (submitit would write minutes); --requeue where the cluster's default is not.
         additional_parameters={"time": resources.time, "requeue": True,
                                **({"gres": f"gpu:{resources.gpus}"} if resources.gpus else {})})

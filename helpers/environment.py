@@ -79,10 +79,21 @@ def device_identity(device: torch.device) -> dict:
     identity = {"host": platform.node(), "device": device.type}
     if device.type == "cuda":
         uuid = getattr(torch.cuda.get_device_properties(device), "uuid", None)  # torch >= 2.0
-        identity["gpu"] = str(uuid) if uuid else f"{os.environ.get('CUDA_VISIBLE_DEVICES', '')}#{device.index or 0}"
+        identity["gpu"] = gpu_identity(device.index or 0, uuid)
     else:
         identity["cpus"] = usable_cores()
     return identity
+
+
+def gpu_identity(index: int, uuid=None) -> str:
+    """Which GPU of its host a process computes on: its UUID (torch >= 2.0), else the host's index of the GPU
+    that SLURM gave the job (each job of a node may see its own GPU as CUDA device 0), else CUDA's numbering."""
+    if uuid:
+        return str(uuid)
+    allocated = (os.environ.get("SLURM_STEP_GPUS") or os.environ.get("SLURM_JOB_GPUS") or "").split(",")
+    if index < len(allocated) and allocated[index].strip():
+        return f"node GPU {allocated[index].strip()}"
+    return f"{os.environ.get('CUDA_VISIBLE_DEVICES', '')}#{index}"
 
 
 def shares_device(a: dict, b: dict) -> bool:

@@ -235,3 +235,14 @@ def run_all(configs: dict, s, progress: bool = True) -> tuple[dict, dict]:
         except (DeviceUnavailable, RunInProgress) as err:
             missing[key] = str(err)
     return histories, missing
+
+
+def run_arms(arms: dict[str, dict], s, progress: bool = True) -> tuple[dict[str, list], dict[str, str]]:
+    """Run (or load) the seeds of each arm, {label: {seed: RunConfig}}: ({label: [History, ...]}, by seed, and
+    {"label seed k": reason} for the seeds this machine cannot run, as run_all says them)."""
+    runs, missing = {}, {}
+    for label, seeds in arms.items():
+        histories, cannot = run_all(seeds, s, progress)
+        runs[label] = [histories[seed] for seed in sorted(histories)]
+        missing.update({f"{label} seed {seed}": reason for seed, reason in cannot.items()})
+    return runs, missing

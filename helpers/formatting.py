@@ -22,9 +22,12 @@ def relative(difference: float, reference: str, digits: int = 1) -> str:
 
 
 def secs(value: float) -> str:
-    """Format a duration in seconds with sensible precision."""
+    """Format a duration in seconds with sensible precision (milliseconds below a tenth of a second)."""
     if value >= 100:
         return f"{value:.0f} s"
+    if value < 0.1:
+        ms = 1000 * value
+        return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms" if ms >= 1 else f"{ms:.2f} ms"
     return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
 
 

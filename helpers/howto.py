@@ -117,9 +117,11 @@ def where_text(runs: list[tuple[tuple[str, ...], object]], profile: str) -> str:
         rows.append([exercise, len(histories), join_words(seeds), minutes(sum(train_seconds(h) for h in histories)),
                      minutes(sum(sum(h.column("eval_time")) for h in histories)),
                      join_words(sorted({machine(h) for h in histories})),
+                     join_words(sorted({(h.environment or {}).get("torch", "?") for h in histories})),
                      join_words(sorted({started(h) for h in histories}))])
     total = sum(train_seconds(h) for _, h in runs)
-    table = markdown_table(["chapter", "runs", "seeds", "training", "evaluation", "trained on", "started by"], rows)
+    columns = ["chapter", "runs", "seeds", "training", "evaluation", "trained on", "PyTorch", "started by"]
+    table = markdown_table(columns, rows)
     return (f"**Where the runs trained.** {len(runs)} {plural(len(runs), 'run')} in all, {minutes(total)} of training "
             "(a run that two chapters show counts in both rows). Every run is stored as JSON in "
             f"`results/{profile}/` (configuration, every epoch, the machine): a stored run is loaded, never "

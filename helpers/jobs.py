@@ -20,6 +20,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import submitit
+
 from .cluster import LOG_DIR, JobResources, check_resources, queued_jobs, slurm_executor, whole_number
 from .errors import UserError, run_command
 from .profiles import REPO_ROOT, check_profile, parse_overrides
@@ -65,7 +67,10 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
     count = min(resources.max_parallel, len(units))
     executor = slurm_executor(resources, LOG_DIR / profile, job_name(profile), python)
     launch = {"command": "make sbatch", "workers": count, "resources": asdict(resources)}
-    jobs = executor.submit_array([Worker(profile, overrides, data_root, launch=launch) for _ in range(count)])
+    try:
+        jobs = executor.submit_array([Worker(profile, overrides, data_root, launch=launch) for _ in range(count)])
+    except submitit.core.utils.FailedJobError as err:
+        raise UserError(f"sbatch refused the job array, nothing was submitted: {str(err).strip()}") from None
     array = jobs[0].job_id.split("_")[0]
     runs = sum(len(u.open) for u in units)
     print(f"[{profile}] submitted job {array}: an array of {count} worker(s) for {runs} run(s) in {len(units)} unit(s), "
@@ -91,13 +96,13 @@ def local_gpus() -> list[int]:
 
 
 def train_here(profile: str, overrides: dict | None, data_root, workers: int, log_dir: Path,
-               command: str = "make results") -> int:
+               command: str = "make results", max_units: int | None = None) -> int:
     """Train what the plan still needs with `workers` workers on this machine; return how many were started.
 
     They share its GPUs or cores (each gets cores / workers threads); their logs are shown here as they
     grow. Ctrl-C stops every worker: the runs they trained keep their last complete epoch and resume there.
+    With `max_units`, each worker stops after that many units (one worker, one unit: 3.2's runs alone on the machine).
     """
-    import submitit
     import torch
     from .environment import usable_cores
     units = [u for u in open_units(run_states(profile, overrides, data_root))
@@ -115,8 +120,8 @@ def train_here(profile: str, overrides: dict | None, data_root, workers: int, lo
                                stderr_to_stdout=True)
     with stdio_into(log_dir / "controllers.log"):  # submitit's controller processes: their messages, not the user's
         launch = {"command": command, "workers": count}
-        jobs = executor.submit_array([Worker(profile, overrides, data_root, threads, index, launch=launch)
-                                      for index in range(count)])
+        jobs = executor.submit_array([Worker(profile, overrides, data_root, threads, index, launch=launch,
+                                             units=max_units) for index in range(count)])
     print(f"[{profile}] {count} worker(s) on this machine, {threads} thread(s) each, for {len(units)} unit(s) of runs; "
           f"logs in {log_dir}", flush=True)
     try:
@@ -199,8 +204,12 @@ def stop(jobs, grace: float = 30.0) -> None:
 def show_status(profile: str, overrides: dict | None, data_root) -> None:
     """Print the plan's table and, where SLURM is, the workers queued or running (never trains, never downloads)."""
     import shutil
-    queue = queued_jobs(job_name(profile), REPO_ROOT) if shutil.which("squeue") else None
-    print(status_table(run_states(profile, overrides, data_root), queue))
+    queue, note = None, ""
+    try:
+        queue = queued_jobs(job_name(profile), REPO_ROOT) if shutil.which("squeue") else None
+    except UserError as err:  # the plan is worth showing without the queue
+        note = f"\nWorkers in SLURM's queue: unknown ({err})"
+    print(status_table(run_states(profile, overrides, data_root), queue) + note)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--overrides", default="", help='profile-wide overrides as JSON, e.g. \'{"epochs": 5}\'')
         p.add_argument("--data-root", default=None)
     sub.choices["train"].add_argument("--workers", default="1")
+    sub.choices["train"].add_argument("--units", default=None,
+                                      help="each worker stops after this many units of runs (1: the plan's first, "
+                                           "3.2's runs, where they are not stored)")
     defaults = JobResources()
     for option in ("partition", "time", "cpus", "mem", "gpus", "max-parallel"):
         sub.choices["submit"].add_argument(f"--{option}", default=str(getattr(defaults, option.replace("-", "_"))))
@@ -225,8 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.step == "train":
             workers = whole_number("WORKERS", args.workers, 1)
             fetch_data(args.profile, overrides, args.data_root)
+            units = None if args.units is None else whole_number("--units", args.units, 1)
             train_here(args.profile, overrides, args.data_root, workers, REPO_ROOT / "build" / args.profile / "workers",
-                       "python -m helpers.jobs train")
+                       "python -m helpers.jobs train", units)
             show_status(args.profile, overrides, args.data_root)
         else:
             resources = JobResources(args.partition, args.time, whole_number("CPUS", args.cpus, 1), args.mem,

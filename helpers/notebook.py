@@ -28,6 +28,10 @@ def show_settings(cfg) -> None:
                       "pipeline runs; its numbers say nothing about the exercise. Not for hand-in.")
     if line := settings_line(cfg):
         show_markdown(line)
+    from .profiles import short_of_sheet
+    if not cfg.smoke and (short := short_of_sheet(cfg)):
+        show_markdown(f"> **Short of the sheet**: {'; '.join(short)}. The results below are these settings', not "
+                      "the hand-in's.")
 
 
 def settings_line(cfg) -> str:

@@ -9,6 +9,7 @@ Both pipelines compute the same math (the sheet's transforms), at very different
 from __future__ import annotations
 
 import math
+import signal
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,11 +105,14 @@ class ImageSetDataset(torchvision.datasets.VisionDataset):
 
 
 class ResidentBatches:
-    """Batches of a split held on the training device; a fresh seeded permutation every epoch."""
+    """Batches of a split held on the training device; a fresh seeded permutation every epoch.
+
+    The permutation is drawn on the CPU and moved to the device (a few hundred kB an epoch): CPU and GPU runs
+    of one seed then see the same batches in the same order, as the template's DataLoader gives them."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool, seed: int):
         self.images, self.labels, self.batch_size, self.shuffle = images, labels, batch_size, shuffle
-        self.generator = torch.Generator(device=images.device)
+        self.generator = torch.Generator()
         self.generator.manual_seed(seed)
 
     def __len__(self) -> int:
@@ -120,7 +124,7 @@ class ResidentBatches:
             for start in range(0, n, self.batch_size):
                 yield self.images[start:start + self.batch_size], self.labels[start:start + self.batch_size]
             return
-        order = torch.randperm(n, generator=self.generator, device=self.images.device)
+        order = torch.randperm(n, generator=self.generator).to(self.images.device)
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             yield self.images[idx], self.labels[idx]
@@ -138,11 +142,21 @@ def template_loader(split: ImageSet, batch_size: int, seed: int, train: bool, fo
     # accident of pytorch/examples that would confound 3.2's CPU/GPU comparison.)
     kwargs = {"batch_size": batch_size, "shuffle": train}
     if for_cuda:
-        kwargs.update(num_workers=1, pin_memory=torch.cuda.is_available())  # pinning needs CUDA (calibrate's loader)
+        kwargs.update(num_workers=1, pin_memory=torch.cuda.is_available(),  # pinning needs CUDA (calibrate's loader)
+                      worker_init_fn=leave_signals_to_the_trainer)
     generator = torch.Generator()
     generator.manual_seed(seed)
     return torch.utils.data.DataLoader(ImageSetDataset(split, template_transform(split.dataset)),
                                        generator=generator, **kwargs)
+
+
+def leave_signals_to_the_trainer(worker_id: int) -> None:
+    """In a loader process: ignore SLURM's time-limit warning (SIGUSR2) and let SIGTERM just end it.
+
+    SLURM signals every process of the job step, and a forked loader inherits the worker's handlers: without
+    this it would requeue the job a second time, or write the worker's submitit state beside the trainer."""
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def make_batches(split: ImageSet, pipeline: str, batch_size: int, device: torch.device, seed: int,

@@ -47,6 +47,11 @@ PROFILES = {
 }
 SYNTHETIC_PROFILES = {"smoke"}  # profiles that run on generated data, never on the real datasets
 
+# What the sheet asks of the runs (a full profile that misses one says so under its settings).
+SHEET_EPOCHS = 30
+SHEET_OPTIMIZERS = 3                      # 3.4: at least three, SGD and Adam among them
+SHEET_DEVICES = ("cpu", "cuda")           # 3.2: one run on each
+
 # The settings each notebook uses: what it shows, and what `overrides` may change there.
 _TEMPLATE_KEYS = ("epochs", "batch_size", "test_batch_size", "seed", "train_subset", "test_subset")
 KNOWN = {
@@ -95,6 +100,9 @@ class Settings:
             object.__setattr__(self, name, tuple(value))
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise UserError(f"seeds must be a positive integer (the number of seeds), got {self.seeds!r}")
+        if "val_size" in KNOWN[self.exercise] and (not isinstance(self.val_size, int) or self.val_size < 1):
+            raise UserError(f"val_size must be a positive number of images for {self.exercise}: its learning rates are "
+                            f"chosen on that validation split, never on the test set; got {self.val_size!r}")
 
     @property
     def smoke(self) -> bool:
@@ -162,6 +170,24 @@ def changed_settings(cfg: Settings) -> dict[str, tuple]:
                        figures_dir=cfg.figures_dir, **PROFILES[cfg.profile][cfg.exercise])
     return {key: (getattr(cfg, key), getattr(profile, key)) for key in KNOWN[cfg.exercise]
             if getattr(cfg, key) != getattr(profile, key)}
+
+
+def short_of_sheet(cfg: Settings) -> list[str]:
+    """Where a notebook's settings fall short of what the sheet asks of its runs, one phrase each (none: [])."""
+    if cfg.exercise == "3.1":
+        return []
+    short = [f"{cfg.epochs} epochs, the sheet asks for {SHEET_EPOCHS}"] if cfg.epochs != SHEET_EPOCHS else []
+    if cfg.exercise == "3.2" and (missing := [d for d in SHEET_DEVICES if d not in cfg.devices]):
+        short.append(f"no {' and no '.join('GPU' if d == 'cuda' else 'CPU' for d in missing)} run, the sheet asks for "
+                     "one on the CPU and one on the GPU")
+    optimizers = set(cfg.optimizers)
+    if cfg.exercise == "3.4" and (len(optimizers) < SHEET_OPTIMIZERS or not {"SGD", "Adam"} <= optimizers):
+        short.append(f"optimizers {', '.join(cfg.optimizers)}, the sheet asks for at least {SHEET_OPTIMIZERS}, SGD and "
+                     "Adam among them")
+    for name, value in (("training", cfg.train_subset), ("test", cfg.test_subset)):
+        if value is not None:
+            short.append(f"a {name} subset of {value:,} images, not the whole {name} set")
+    return short
 
 
 def parse_overrides(text: str | None) -> dict:

@@ -16,12 +16,15 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from .errors import UserError
+
+RESULT_VISIBLE_SECONDS = 90  # an NFS client's folder cache (acdirmax) lasts 60 s by default
 
 
 class RunInProgress(UserError):
@@ -75,6 +78,8 @@ class RunFiles:
             return None
         try:
             state = torch.load(self.checkpoint, map_location="cpu", **_SAFE_LOAD)
+        except FileNotFoundError:  # removed by its run's end since exists() (a cached answer on NFS)
+            return None
         except Exception as err:  # torch raises many types on a damaged file
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
             raise UserError(f"{self.checkpoint} cannot be read ({type(err).__name__}: {first_line}); delete it to "
@@ -99,12 +104,26 @@ class RunFiles:
                 held_by = describe_holder(self.holder())
                 raise RunInProgress(f"{self.result.name} is being trained by another process right now "
                                     f"({held_by}; it holds {self.lock})") from None
+            except OSError as err:
+                raise _unlockable(self.lock, err) from None
             try:
+                if _read_lock(self.lock).get("stored"):
+                    self._wait_for_result()
                 _rewrite(handle, json.dumps({"pid": os.getpid(), **(holder or {})}, sort_keys=True))
                 yield
             finally:
-                _rewrite(handle, "")  # a lock file that names a holder is held (or its holder was killed)
+                # A lock file that names a holder is held (or its holder was killed). One that says "stored" tells
+                # the next holder that the result exists, where a network filesystem's cache may still say it does
+                # not: taking the lock refreshes the lock file's contents, not the folder's listing.
+                _rewrite(handle, json.dumps({"stored": self.result.name}) if self.result.exists() else "")
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _wait_for_result(self, seconds: float | None = None) -> None:
+        """Wait until the stored result is visible here (an NFS client caches "no such file" up to a minute);
+        give up after `seconds` (someone deleted it to rerun the configuration)."""
+        deadline = time.monotonic() + (RESULT_VISIBLE_SECONDS if seconds is None else seconds)
+        while not self.result.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
 
     def holder(self) -> dict:
         """Who holds this run's lock (or held it when killed), as its holder wrote it; {} if nobody."""
@@ -114,13 +133,21 @@ class RunFiles:
         """True if another process trains this run right now."""
         if not self.lock.exists():
             return False
-        with open(self.lock, "a") as handle:
+        with open(self.lock, "a+") as handle:  # readable too: NFS refuses a shared lock on a write-only file
             try:  # a shared probe: it never looks like a holder to another prober
                 fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
                 return True
+            except OSError as err:
+                raise _unlockable(self.lock, err) from None
             fcntl.flock(handle, fcntl.LOCK_UN)
             return False
+
+
+def _unlockable(lock: Path, err: OSError) -> UserError:
+    return UserError(f"cannot lock {lock} ({err.strerror or err}): its filesystem does not support file locks "
+                     "(flock), which keep two workers from training one run. Put the results on a filesystem "
+                     "that does, e.g. EML_RESULTS_ROOT=/path/on/such/a/filesystem.")
 
 
 def _rewrite(handle, text: str) -> None:
@@ -130,12 +157,17 @@ def _rewrite(handle, text: str) -> None:
     handle.flush()
 
 
-def _read_holder(lock: Path) -> dict:
+def _read_lock(lock: Path) -> dict:
     try:
         value = json.loads(lock.read_text() or "{}")
     except (OSError, json.JSONDecodeError):  # absent, or being written this instant
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _read_holder(lock: Path) -> dict:
+    value = _read_lock(lock)
+    return value if "pid" in value else {}  # {"stored": ...} is nobody's
 
 
 def describe_holder(holder: dict) -> str:

@@ -96,8 +96,9 @@ class WorkReport:
 
 
 def work(profile: str, overrides: dict | None, data_root, name: str, poll_seconds: float = POLL_SECONDS,
-         log=print, launch: dict | None = None) -> WorkReport:
-    """Train runs of the plan, one unit at a time, until no run is left that this worker can do.
+         log=print, launch: dict | None = None, max_units: int | None = None) -> WorkReport:
+    """Train runs of the plan, one unit at a time, until no run is left that this worker can do (or, with
+    `max_units`, until it has trained that many units: 1 takes the first open one of the plan, 3.2's runs).
 
     `launch` says how the worker was started (command, resources); every run it trains records it.
     """
@@ -106,8 +107,8 @@ def work(profile: str, overrides: dict | None, data_root, name: str, poll_second
     s = shared_settings(profile, overrides, data_root)
     cuda = torch.cuda.is_available()
     holder = {"worker": name, **({"job": os.environ["SLURM_JOB_ID"]} if os.environ.get("SLURM_JOB_ID") else {})}
-    trained, failed, said = [], {}, set()
-    while True:
+    trained, failed, said, done = [], {}, set(), 0
+    while max_units is None or done < max_units:
         units = [u for u in open_units(run_states(profile, overrides, data_root)) if u.name not in failed]
         for unit in (u for u in units if not u.waiting and not u.running):
             reason = why_not_here(unit, cuda)
@@ -118,6 +119,7 @@ def work(profile: str, overrides: dict | None, data_root, name: str, poll_second
                 continue
             try:
                 trained += train_unit(unit, s, holder, log, {"worker": name, "launch": launch or {}})
+                done += 1
             except RunInProgress:  # another worker claimed it a moment ago: look at the plan again
                 pass
             except Exception as err:  # noqa: BLE001 — one unit's failure must not stop the others
@@ -130,6 +132,7 @@ def work(profile: str, overrides: dict | None, data_root, name: str, poll_second
                 continue
             left = {u.name: why_not_here(u, cuda) or "waits on runs that no worker here can train" for u in units}
             return WorkReport(trained, left, failed)
+    return WorkReport(trained, {}, failed)  # the units asked for are trained: what is left is not this worker's
 
 
 def train_unit(unit: Unit, s, holder: dict, log, about: dict) -> list[str]:
@@ -162,11 +165,12 @@ class Worker(submitit.helpers.Checkpointable):
 
     def __init__(self, profile: str, overrides: dict | None = None, data_root: str | None = None,
                  threads: int | None = None, index: int = 0, poll_seconds: float = POLL_SECONDS,
-                 launch: dict | None = None):
+                 launch: dict | None = None, units: int | None = None):
         # Wherever SLURM or a requeue starts it, a relative data root stays the submitter's.
         self.profile, self.overrides = profile, overrides or {}
         self.data_root = os.path.abspath(data_root) if data_root else None
         self.threads, self.index, self.poll_seconds, self.launch = threads, index, poll_seconds, launch or {}
+        self.units = units  # stop after this many units (None: when nothing is left)
 
     @property
     def name(self) -> str:
@@ -185,7 +189,8 @@ class Worker(submitit.helpers.Checkpointable):
             torch.set_num_threads(threads)
         print(log_header(self.name), flush=True)
         report = work(self.profile, self.overrides, self.data_root, self.name, self.poll_seconds,
-                      log=lambda line: print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True), launch=self.launch)
+                      log=lambda line: print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True), launch=self.launch,
+                      max_units=self.units)
         print(f"worker {self.name}: trained {len(report.trained)} run(s)"
               + "".join(f"\n  left {slot}: {why}" for slot, why in report.left.items())
               + "".join(f"\n  failed {slot}: {why}" for slot, why in report.failed.items()), flush=True)

@@ -17,12 +17,17 @@
 #   train      python3 -m helpers.jobs train --profile full --workers $WORKERS --overrides "$OVERRIDES"
 #   pack       $OUT/gpu-session.tar.gz: results/full/*.json (no checkpoints, no locks), workers/*_log.out,
 #              session/ (session.log, the tables, the checksums, the overrides); always runs, also after a failure
-# The exit status is non-zero if a step failed or the data differ; the steps after it run all the same.
+#              With WORKERS > 1, one worker first trains the plan's first unit alone (3.2's four runs: their GPU
+#              times are then their own), then WORKERS workers train the rest (FIRST_ALONE=0: all at once).
+# The exit status is non-zero if a step failed or the data differ; the steps after it run all the same, but train
+# is skipped when the data differ (its results would have other keys than the same runs where you render).
 #
 # Options (environment): DEVICE=cuda (cpu: a trial without a GPU; OVERRIDES must then move the runs to the
 #   CPU: '{"devices": ["cpu"], "device": "cpu", ...}'), WORKERS=4, OVERRIDES='' (helpers/profiles.py's settings as
 #   JSON, e.g. '{"epochs": 10}'; make status and make pdf here need the same), CAL_EPOCHS=3, CAL_SCALE=1,
 #   TRAIN_LIMIT=seconds (the train step stops its workers then, as Ctrl-C does, so that pack still runs in time),
+#   SESSION_LIMIT=seconds (the whole session's: the train step stops where STOP_RESERVE of it is left, whatever the
+#   steps before it took; set it a little under the device tool's timeout), FIRST_ALONE=1,
 #   DATA_ROOT=data/lent-gpu, CARRY=.carry, OUT=build/gpu-session (the device tool sets OUT: what is there comes
 #   back, at most 8 files: this script writes 7), PYTHON=python3. `carry` also reads SHARED_DATA=../shared/data
 #   and FASHION_MNIST=/usr/share/datasets/fashion-mnist.
@@ -40,10 +45,11 @@
 #   7.5-15 min per 30 epochs one after another, perhaps half that with several workers sharing the GPU. 3.2's
 #   unit (one worker, one after another): ~10 s an epoch (two input-bound template runs of 4-12 s) = 5-12 min at 30.
 #   -> The whole profile at 30 epochs does not fit one command after the data, check and calibrate steps. So:
-#   1. timeout_s 570, carry [".carry"]: WORKERS=4 OVERRIDES='{"epochs": 10}' TRAIN_LIMIT=330 bash slurm/gpu-session.sh
-#      data ~15 s, check ~1-1.5 min, calibrate ~1-1.5 min, train every run at 10 epochs ~3-4 min (3.2's unit
-#      2-4 min), pack: ~6-8 min. Renders here with OVERRIDES='{"epochs": 10}'.
-#   2. at once, timeout_s 240: STEPS="data train pack" WORKERS=4 TRAIN_LIMIT=180 OVERRIDES='{"devices": ["cuda"],
+#   1. timeout_s 570, carry [".carry"]: WORKERS=4 OVERRIDES='{"epochs": 10}' SESSION_LIMIT=550 bash slurm/gpu-session.sh
+#      data ~15 s, check ~1-1.5 min, calibrate ~1.5-2 min, train every run at 10 epochs ~3-4 min (3.2's unit
+#      alone first, 1-2 min), pack: ~6-9 min; training stops 70 s before SESSION_LIMIT whatever the steps before
+#      it took, so that the archive always comes back. Renders here with OVERRIDES='{"epochs": 10}'.
+#   2. at once, timeout_s 240: STEPS="data train pack" WORKERS=4 SESSION_LIMIT=225 OVERRIDES='{"devices": ["cuda"],
 #      "pipelines": ["resident"], "lrs": [0.01, 0.001], "optimizers": ["SGD", "Adam"], "seeds": 1}' bash ...
 #      the 30-epoch subset: four CNN runs, the CIFAR-10 MLP and 3.2's GPU resident run, ~1.5-3 min.
 #   If calibrate's last line says the whole profile takes under ~5 min one run after another, command 2 can be the
@@ -65,6 +71,11 @@ OVERRIDES=${OVERRIDES:-}
 CAL_EPOCHS=${CAL_EPOCHS:-3}
 CAL_SCALE=${CAL_SCALE:-1}
 TRAIN_LIMIT=${TRAIN_LIMIT:-}
+SESSION_LIMIT=${SESSION_LIMIT:-}
+FIRST_ALONE=${FIRST_ALONE:-1}
+KILL_AFTER=45                            # seconds after the stop signal until the workers are killed
+STOP_RESERVE=$(( KILL_AFTER + 25 ))      # what training leaves of SESSION_LIMIT: stopping, then packing
+SESSION_START=$(date +%s)
 cd "$(dirname "$0")/.." || exit 1
 REPO=$PWD
 RESULTS=$(absolute "${EML_RESULTS_ROOT:-$REPO/results}")/full   # where helpers.profiles stores the full profile
@@ -197,12 +208,13 @@ for wheel in sys.argv[2:]:
     export PYTHONPATH="$site:$PYTHONPATH"
     echo "unpacked ${wheels[*]##*/} into $site"
   fi
-  local limit=() rc
-  [ -n "$TRAIN_LIMIT" ] && limit=(timeout --signal=INT --kill-after=60 "$TRAIN_LIMIT")  # Ctrl-C: workers stop, runs keep epochs
-  ${limit[@]+"${limit[@]}"} "$PYTHON" -m helpers.jobs train --profile full --workers "$WORKERS" --overrides "$OVERRIDES" \
-    --data-root "$DATA_ROOT"
-  rc=$?
-  [ "$rc" = 124 ] && echo "train: stopped after TRAIN_LIMIT=$TRAIN_LIMIT s; the stored runs go back, cut runs keep checkpoints here"
+  local rc=0
+  # 3.2's runs first, with no other run on the machine: the GPU they are timed on is theirs alone.
+  if [ "$FIRST_ALONE" = 1 ] && [ "$WORKERS" -gt 1 ]; then
+    train_workers 1 --units 1 || rc=$?
+    [ "$rc" = 124 ] && return 124  # out of time: nothing more starts
+  fi
+  train_workers "$WORKERS" || rc=$?
   [ "$rc" = 0 ] || return "$rc"
   "$PYTHON" -c 'import sys
 from helpers.profiles import parse_overrides
@@ -210,6 +222,25 @@ from helpers.status import run_states
 left = [s.run.slot for s in run_states("full", parse_overrides(sys.argv[1]), sys.argv[2]) if s.state != "stored"]
 print(f"not stored: {len(left)} run(s)" + "".join(f"\n  {slot}" for slot in left) if left else "every run is stored")
 sys.exit(1 if left else 0)' "$OVERRIDES" "$DATA_ROOT"
+}
+
+# train_workers N [--units K]: helpers.jobs train with N workers, stopped (as by Ctrl-C: the runs keep their complete
+# epochs) when TRAIN_LIMIT, or what SESSION_LIMIT leaves after STOP_RESERVE for stopping and packing, is over.
+train_workers() {
+  local limit=$TRAIN_LIMIT left rc
+  if [ -n "$SESSION_LIMIT" ]; then
+    left=$(( SESSION_START + SESSION_LIMIT - $(date +%s) - STOP_RESERVE ))
+    if [ -z "$limit" ] || [ "$left" -lt "$limit" ]; then limit=$left; fi
+    if [ "$limit" -lt 30 ]; then echo "train: not started, ${left} s left of SESSION_LIMIT=$SESSION_LIMIT"; return 124; fi
+  fi
+  echo "train: $1 worker(s) ${2:+$2 $3 }${limit:+for at most $limit s}"
+  local stop=()
+  [ -n "$limit" ] && stop=(timeout --signal=INT --kill-after=$KILL_AFTER "$limit")
+  ${stop[@]+"${stop[@]}"} "$PYTHON" -m helpers.jobs train --profile full --workers "$1" "${@:2}" \
+    --overrides "$OVERRIDES" --data-root "$DATA_ROOT"
+  rc=$?
+  [ "$rc" = 124 ] && echo "train: stopped after $limit s; the stored runs go back, cut runs keep checkpoints here"
+  return "$rc"
 }
 
 step_pack() {
@@ -229,21 +260,26 @@ step_pack() {
 }
 
 session() {
-  local name start rc took failed=0 summary=""
+  local name start rc took failed=0 summary="" data_differ=0
   echo "gpu-session on ${HOSTNAME:-?}: STEPS='$STEPS' DEVICE=$DEVICE WORKERS=$WORKERS OVERRIDES='$OVERRIDES'" \
-    "CAL_EPOCHS=$CAL_EPOCHS CAL_SCALE=$CAL_SCALE TRAIN_LIMIT=$TRAIN_LIMIT DATA_ROOT=$DATA_ROOT"
+    "CAL_EPOCHS=$CAL_EPOCHS CAL_SCALE=$CAL_SCALE TRAIN_LIMIT=$TRAIN_LIMIT SESSION_LIMIT=$SESSION_LIMIT" \
+    "FIRST_ALONE=$FIRST_ALONE DATA_ROOT=$DATA_ROOT"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
   for name in $STEPS; do
     declare -F "step_$name" >/dev/null || { echo "unknown step $name (known: data check calibrate train pack)"; failed=1; continue; }
   done
   for name in data check calibrate train pack; do
     case " $STEPS " in *" $name "*) ;; *) continue ;; esac
+    if [ "$name" = train ] && [ "$data_differ" = 1 ]; then  # its results would have other keys than there
+      summary+=$(printf '%-10s %-12s' train "SKIPPED (the data differ)")$'\n'
+      continue
+    fi
     echo "=== [$(date +%H:%M:%S)] step $name"
     start=$(date +%s%N)
     "step_$name"
     rc=$?
     took=$(( ($(date +%s%N) - start) / 100000000 ))
-    case $rc in 0) result=ok ;; 3) result=DIFFERENT; failed=1 ;; *) result="FAILED ($rc)"; failed=1 ;; esac
+    case $rc in 0) result=ok ;; 3) result=DIFFERENT; failed=1; data_differ=1 ;; *) result="FAILED ($rc)"; failed=1 ;; esac
     summary+=$(printf '%-10s %-12s %6d.%d s' "$name" "$result" $((took / 10)) $((took % 10)))$'\n'
     echo "=== [$(date +%H:%M:%S)] step $name: $result in $((took / 10)).$((took % 10)) s"
   done

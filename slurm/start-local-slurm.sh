@@ -1,6 +1,6 @@
 #!/bin/bash
 # Start a single-node SLURM on this Debian machine, configured like the course's partition, for the tests:
-# partition exercise-eml (MaxTime=30:00), one node with every core, its memory and four `gpu` GRES backed
+# partition exercise-eml (a 12-hour limit, as the course's; its job script asks 30:00), one node with every core, its memory and four `gpu` GRES backed
 # by dummy device files (so that --gres=gpu:1 is accepted by several tasks at once, as on a course node with
 # its 8 GPUs; the code then finds no CUDA). Needs root.
 #   bash slurm/start-local-slurm.sh          install (apt) if needed, configure, start; idempotent
@@ -53,7 +53,7 @@ MinJobAge=300
 SchedulerParameters=sched_interval=2
 MessageTimeout=30
 NodeName=${host} CPUs=${cpus} RealMemory=${memory} Gres=gpu:4 State=UNKNOWN
-PartitionName=exercise-eml Nodes=${host} Default=YES MaxTime=30:00 State=UP
+PartitionName=exercise-eml Nodes=${host} Default=YES MaxTime=12:00:00 State=UP
 CONF
 cat > /etc/slurm/gres.conf <<CONF
 NodeName=${host} Name=gpu File=/dev/eml-fake-gpu[0-3]

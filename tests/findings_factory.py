@@ -13,7 +13,7 @@ SHEET = dict(W1=[[1, -1, 0.5], [0.5, 1, 1], [1, -1, 0.5], [0.5, -1, 0], [1, -3, 
 def make_history(test_accuracy, *, val_accuracy=None, train_accuracy=None, train_loss=None, test_loss=None,
                  train_time=None, status="completed", device="cpu", pipeline="template", seed=1, lr=0.1,
                  optimizer="SGD", model="mlp", dataset="mnist", epochs=None, parameters=1000, device_name=None,
-                 sharing=None, load=None, cores=2):
+                 sharing=None, load=None, cores=2, test_images=None):
     """Return a History with the given per-epoch columns (defaults: plausible values of the same length).
 
     `sharing` and `load` (per epoch) record the conditions the epochs were timed under; without them the
@@ -38,4 +38,5 @@ def make_history(test_accuracy, *, val_accuracy=None, train_accuracy=None, train
                        device=device, pipeline=pipeline)
     name = device_name or ("Test GPU" if device == "cuda" else "Test CPU, 2 threads")
     return History(config=config, records=records, status=status, parameters=parameters,
-                   environment={"device": device, "device_name": name, "cpu_threads": 2}, data={})
+                   environment={"device": device, "device_name": name, "cpu_threads": 2},
+                   data={"test": test_images} if test_images else {})

@@ -4,7 +4,7 @@ import pytest
 from helpers.errors import UserError
 from helpers.group import load_group
 from helpers.notebook import settings_line
-from helpers.profiles import KNOWN, PROFILES, changed_settings, settings
+from helpers.profiles import KNOWN, PROFILES, changed_settings, settings, short_of_sheet
 
 
 def test_group_file_is_read(group_file):
@@ -75,6 +75,25 @@ def test_a_setting_changed_from_the_profile_is_marked(tmp_path):
     smoke = settings_line(settings("3.2", "smoke", {"epochs": 1}, data_root=tmp_path))
     assert "**epochs 1** (profile smoke: 2)" in smoke and "**" not in smoke.replace("**epochs 1**", "")
     assert settings_line(settings("3.1", "full", data_root=tmp_path)) == ""  # 3.1 has no settings
+
+
+def test_settings_short_of_the_sheet_are_named(tmp_path):
+    assert all(short_of_sheet(settings(ex, "full", data_root=tmp_path)) == [] for ex in ("3.1", "3.2", "3.3", "3.4"))
+    cfg = settings("3.4", "full", {"epochs": 10, "optimizers": ["SGD", "Adam"], "train_subset": 3000}, data_root=tmp_path)
+    assert short_of_sheet(cfg) == ["10 epochs, the sheet asks for 30",
+                                   "optimizers SGD, Adam, the sheet asks for at least 3, SGD and Adam among them",
+                                   "a training subset of 3,000 images, not the whole training set"]
+    assert short_of_sheet(settings("3.4", "full", {"optimizers": ["Adam", "RMSprop", "Adagrad"]}, data_root=tmp_path))
+    assert short_of_sheet(settings("3.2", "full", {"devices": ["cpu"]}, data_root=tmp_path)) == [
+        "no GPU run, the sheet asks for one on the CPU and one on the GPU"]
+    assert short_of_sheet(settings("3.3", "full", {"epochs": 30, "test_subset": 500}, data_root=tmp_path)) == [
+        "a test subset of 500 images, not the whole test set"]
+
+
+@pytest.mark.parametrize("overrides", [{"val_size": 0}, {"val_size": -5}, {"val_size": 0.5}])
+def test_the_learning_rate_chapters_need_a_validation_split(tmp_path, overrides):
+    with pytest.raises(UserError, match="val_size must be a positive number of images for 3.3"):
+        settings("3.3", "full", overrides, data_root=tmp_path)
 
 
 @pytest.mark.parametrize("overrides, message", [({"devices": "cpu"}, "devices must be a non-empty list"),

@@ -214,3 +214,30 @@ def test_real_cifar10_copy_loads_and_only_its_data_batches_differ(real_cifar_roo
     train, test = data.load_split(files, True), data.load_split(files, False)
     assert train.images.shape == (50000, 32, 32, 3) and len(test) == 10000
     assert np.bincount(train.labels).tolist() == [5000] * 10
+
+
+def test_a_cuda_runs_loader_process_leaves_slurms_signals_to_the_trainer(synthetic_root, monkeypatch):
+    # SLURM's time-limit warning reaches every process of the step: the forked loader must not run the
+    # worker's requeue handler, and SIGTERM must simply end it.
+    import signal
+    split = data.load_split(data.locate("mnist", synthetic_root, download_missing=False), train=False).take(np.arange(4))
+    seen = lambda image: torch.tensor([float(signal.getsignal(signal.SIGUSR2) == signal.SIG_IGN),  # noqa: E731
+                                       float(signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)])
+    monkeypatch.setattr(pipelines, "template_transform", lambda dataset: seen)
+    previous = signal.signal(signal.SIGUSR2, lambda *_: None)
+    try:
+        loader = pipelines.template_loader(split, 4, seed=1, train=False, for_cuda=True)
+        assert loader.num_workers == 1  # the template's loader process on CUDA (no pinning without CUDA here)
+        images, _ = next(iter(loader))
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+    assert images.tolist() == [[1.0, 1.0]] * 4
+
+
+def test_the_resident_order_is_drawn_on_the_cpu_for_every_device():
+    # CPU and GPU runs of one seed must see the same batches: the order never comes from a device's own generator.
+    images, labels = torch.arange(10.0).view(-1, 1), torch.arange(10)
+    batches = pipelines.ResidentBatches(images, labels, 4, shuffle=True, seed=5)
+    assert batches.generator.device.type == "cpu"
+    order = torch.cat([y for _, y in batches])
+    assert torch.equal(order, torch.randperm(10, generator=torch.Generator().manual_seed(5)))

@@ -8,8 +8,9 @@ import sympy as sp
 
 from findings_factory import SHEET, make_history
 from helpers.findings import (arm, at_chance, choose_learning_rate, column, compare_arms, compare_devices,
-                              compare_models, compare_pipelines, overfitting, rank_arms, run_summary, step_effect,
-                              sweep)
+                              compare_models, compare_pipelines, overfitting, rank_arms, rate_outcome, run_summary,
+                              step_effect, sweep)
+from helpers import observed
 from helpers.gradients import autograd_gradients, make_problem
 
 
@@ -63,10 +64,18 @@ def test_overfitting_needs_both_halves(test_loss, train_loss, rose, fell):
     assert (o.test_loss_rose, o.train_loss_fell, o.overfitting) == (rose, fell, False)
 
 
-def test_overfitting_of_a_diverged_run_uses_its_finite_epochs():
+@pytest.mark.parametrize("final, rose", [(0.815, False), (0.817, True)])
+def test_a_test_loss_counts_as_risen_only_beyond_epoch_to_epoch_noise(final, rose):
+    o = overfitting(make_history([0.5] * 3, test_loss=[1.0, 0.8, final], train_loss=[1.0, 0.9, 0.5]))
+    assert o.test_loss_rose is rose and o.overfitting is rose and o.judged
+    assert o.rise == pytest.approx(final / 0.8 - 1)
+
+
+def test_a_diverged_run_reads_its_finite_epochs_but_is_never_called_overfitting():
     o = overfitting(make_history([0.5, 0.5, 0.1], test_loss=[1.0, 1.2, None], train_loss=[1.0, 0.7, None],
                                  status="diverged"))
-    assert o.epochs_considered == 2 and o.overfitting and o.final_test_loss == 1.2
+    assert o.epochs_considered == 2 and o.final_test_loss == 1.2 and o.test_loss_rose and o.train_loss_fell
+    assert o.diverged and not o.overfitting and not o.judged
     nothing = overfitting(make_history([0.1], test_loss=[None], train_loss=[None], status="diverged"))
     assert nothing.epochs_considered == 0 and nothing.lowest_test_loss_epoch is None and not nothing.overfitting
     one = overfitting(make_history([0.5], test_loss=[1.0], train_loss=[1.0]))
@@ -266,6 +275,17 @@ def test_sweep_collects_choices_failures_and_small_adaptive_rates():
     assert s.missing == (("Adagrad", 0.1),) and s.no_choice == ("Adagrad",)
     assert s.adaptive_small == ("Adam",)  # RMSprop chose 0.1: not small; SGD is not adaptive
     assert s.chosen("Lion") is None and sweep({}).choices == ()
+    assert len(s.outcomes) == 7 and s.outcomes[-1].state == "missing"
+    only_small = sweep({("Adam", 0.001): _rate_run([0.6, 0.7], 0.001)})
+    assert only_small.chosen("Adam") == 0.001 and only_small.adaptive_small == ()  # no larger rate tried: no choice
+
+
+@pytest.mark.parametrize("val, rising", [([0.098, 0.10, 0.115], True), ([0.09, 0.10, 0.10], False),
+                                         ([0.5, 0.505], False), ([0.5, 0.52], True),
+                                         ([0.2, 0.105, 0.108, 0.115], True),   # a real-data run's last epochs
+                                         ([0.09, 0.12, 0.11, 0.13], False)])   # up by 2 points, but not steadily
+def test_still_rising_means_above_epoch_to_epoch_noise(val, rising):
+    assert rate_outcome(0.001, _rate_run(val, 0.001)).still_rising is rising
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,6 +378,12 @@ def test_compare_models_across_seeds():
     assert [o.lowest_test_loss_epoch for o in c.cnn_overfitting] == [2, 3]
     missing = compare_models(None, cnn[0])
     assert missing.verdict.outcome == "missing" and missing.parameter_ratio is None and missing.same_device is None
+    elsewhere = [make_history([0.5, 0.7, 0.72], seed=s, model="cnn", dataset="cifar10", device="cuda",
+                              device_name="Test GPU", train_time=[1.0] * 3) for s in (1, 2)]
+    apart = compare_models(mlp, elsewhere)  # CNN on a GPU, MLP on a CPU: their epoch times measure the machines
+    assert apart.same_device is False and apart.epoch_time_ratio is None
+    text = observed.model_comparison(apart)
+    assert "not compared: the runs did not all run on the same device" in text and "as long" not in text
 
 
 # ---------------------------------------------------------------------------------------------

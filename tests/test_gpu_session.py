@@ -68,18 +68,22 @@ def carried(tmp_path_factory) -> Path:
 def steps(log: str) -> dict:
     """The session's summary: {step: result} from the lines after "steps:"."""
     summary = log.split("\nsteps:\n")[-1]
-    return {m[1]: m[2] for m in re.finditer(r"^(\w+) +(ok|DIFFERENT|FAILED \(\d+\)) +\d+\.\d s$", summary, re.M)}
+    return {m[1]: m[2] for m in re.finditer(r"^(\w+) +(ok|DIFFERENT|FAILED \(\d+\)) +\d+\.\d s$|^(train) +(SKIPPED) ",
+                                            summary, re.M) for m in [[None, *filter(None, m.groups())]]}
 
 
 @pytest.mark.slow
 def test_the_session_on_the_cpu_brings_back_one_archive_with_results_and_no_checkpoints(carried, tmp_path):
     out = tmp_path / "out"
     done = shell(carried, "bash", "slurm/gpu-session.sh", OUT=str(out), DATA_ROOT=str(tmp_path / "there"),
-                 DEVICE="cpu", WORKERS="2", OVERRIDES=json.dumps(TINY), CAL_EPOCHS="2", CAL_SCALE="0.01")
+                 DEVICE="cpu", WORKERS="2", OVERRIDES=json.dumps(TINY), CAL_EPOCHS="2", CAL_SCALE="0.01",
+                 SESSION_LIMIT="3000")
     log = (out / "session.log").read_text()
     assert done.returncode == 0, log[-3000:] + done.stderr
     assert steps(log) == dict.fromkeys(["data", "check", "calibrate", "train", "pack"], "ok")
     assert "every run is stored" in log
+    # 3.2's runs alone first (one worker, one unit), then two workers for the rest, each inside SESSION_LIMIT
+    assert re.search(r"train: 1 worker\(s\) --units 1 for at most \d+ s\n(.*\n)*train: 2 worker\(s\) for at most", log)
     assert {p.name for p in out.iterdir()} == SESSION_FILES | {"gpu-session.tar.gz"}  # the device returns at most 8
     assert (out / "data-check.txt").read_text().startswith("data: identical")
     with tarfile.open(out / "gpu-session.tar.gz") as archive:
@@ -88,7 +92,7 @@ def test_the_session_on_the_cpu_brings_back_one_archive_with_results_and_no_chec
         assert sorted(m.split("/", 2)[-1] for m in members if m.startswith("results/full/")) == stored
         assert len(stored) == 4 and all(json.load(archive.extractfile(f"results/full/{n}"))["key"] for n in stored)
         assert {m.split("/")[1] for m in members if m.startswith("session/")} == SESSION_FILES | {"overrides.json"}
-        assert 1 <= len([m for m in members if re.fullmatch(r"workers/\d+_\d+_log\.out", m)]) <= 2
+        assert 2 <= len([m for m in members if re.fullmatch(r"workers/\d+_\d+_log\.out", m)]) <= 3  # 1 alone, then 2
         assert not [m for m in members if m.endswith((".ckpt", ".lock"))]
         assert json.load(archive.extractfile("session/overrides.json")) == TINY
 
@@ -100,15 +104,25 @@ def test_data_that_differ_are_named_and_the_session_still_packs(carried, tmp_pat
     (carry / "data.sha256").write_text("".join(line[1:] if "t10k-labels" in line else line
                                                for line in sums.splitlines(keepends=True)))
     out = tmp_path / "out"
-    done = shell(carried, "bash", "slurm/gpu-session.sh", CARRY=str(carry), OUT=str(out), STEPS="data pack",
+    done = shell(carried, "bash", "slurm/gpu-session.sh", CARRY=str(carry), OUT=str(out), STEPS="data train pack",
                  DATA_ROOT=str(tmp_path / "there"))
     assert done.returncode != 0
-    assert steps(done.stdout) == {"data": "DIFFERENT", "pack": "ok"}
+    assert steps(done.stdout) == {"data": "DIFFERENT", "train": "SKIPPED", "pack": "ok"}  # no training on other bytes
     check = (out / "data-check.txt").read_text()
     assert check.startswith("data: DIFFERENT") and "\n  MNIST/raw/t10k-labels-idx1-ubyte.gz\n" in check
     assert check.count("\n  ") == 1 and "numpy" in check
     with tarfile.open(out / "gpu-session.tar.gz") as archive:
         assert archive.extractfile("session/data-check.txt").read().decode() == check
+
+
+@pytest.mark.slow
+def test_training_never_starts_when_the_session_limit_leaves_no_time_to_pack(carried, tmp_path):
+    out = tmp_path / "out"
+    done = shell(carried, "bash", "slurm/gpu-session.sh", OUT=str(out), STEPS="train pack", SESSION_LIMIT="60",
+                 DATA_ROOT=str(tmp_path / "there"), DEVICE="cpu", OVERRIDES=json.dumps(TINY))
+    assert steps(done.stdout) == {"train": "FAILED (124)", "pack": "ok"} and done.returncode != 0
+    assert re.search(r"train: not started, -?\d+ s left of SESSION_LIMIT=60", done.stdout)
+    assert (out / "gpu-session.tar.gz").exists()
 
 
 @pytest.mark.slow

@@ -45,14 +45,38 @@ def test_devices_never_raise_and_never_call_a_cpu_run_gpu(cpu, gpu):
         assert "GPU" not in text.replace(NO_GPU, "")
     assert ("faster" in text) == bool(c.speedup and c.speedup > 1)
     assert ("slower" in text) == bool(c.speedup and c.speedup < 1)
-    assert ("within that epoch-to-epoch noise" in text) == bool(c.within_noise)
+    assert ("within that epoch-to-epoch noise" in text) == bool(c.within_noise and c.accuracy_difference)
+    assert ("accuracies are identical" in text) == (c.accuracy_difference == 0 and c.cpu.status == c.gpu.status
+                                                    == "completed")
     assert ("no measure of floating-point noise" in text) == ("diverged" in (cpu, gpu) and c.cpu is not None
                                                               and c.gpu is not None)
     assert ("compressed to the left" in text) == bool(c.within_noise and c.speedup > 1)
 
 
+def test_devices_text_of_identical_accuracies_and_of_one_test_image():
+    flat = [0.5, 0.9, 0.9, 0.9, 0.9, 0.9]  # the CPU's last five epochs do not move: a band of 0
+    cpu = make_history(flat, device="cpu", test_images=10_000, train_time=[2.0] * 6)
+    same = observed.devices(compare_devices([cpu, make_history(flat, device="cuda", train_time=[0.5] * 6)]))
+    assert "The final accuracies are identical, 90.00 %: whatever floating-point" in same and "compressed to the left" in same
+    gpu = make_history(flat[:-1] + [0.9001], device="cuda", train_time=[0.5] * 6)
+    c = compare_devices([cpu, gpu])
+    assert c.within_noise and c.one_image == 1e-4
+    text = observed.devices(c)
+    assert ("differ by 0.01 points (one test image); over its last 5 epochs the CPU run alone moves within 0.00 points, "
+            "and no difference is finer than one test image, so the difference is within") in text
+    unknown = compare_devices([make_history(flat, device="cpu", train_time=[2.0] * 6), gpu])
+    assert unknown.one_image is None and unknown.within_noise is False  # without the test count: beyond a band of 0
+
+
+def test_the_device_comparison_takes_the_pipeline_that_ran():
+    runs = [_run("normal", "cpu", "resident"), _run("normal", "cuda", "resident")]
+    c = compare_devices(runs)
+    assert c.pipeline == "resident" and c.cpu is not None and c.gpu is not None
+    assert compare_devices(runs + [_run("normal", "cpu")]).pipeline == "template"  # the sheet's, where it ran
+
+
 def test_devices_text_of_one_epoch_and_of_a_slower_gpu():
-    one = observed.devices(compare_devices({"a": _run("one epoch", "cpu"), "b": _run("one epoch", "cuda")}))
+    one = observed.devices(compare_devices({"a": _run("one epoch", "cpu"), "b": make_history([0.91], device="cuda")}))
     assert "after 1 epoch, in" in one and "no epoch-to-epoch noise" in one
     slow = observed.devices(compare_devices({"a": _run("normal", "cpu"), "b": _run("slow", "cuda")}))
     assert "the GPU trained 2.0x slower than the CPU" in slow
@@ -116,12 +140,15 @@ def test_rate_choice_text_names_the_chosen_rate_and_the_diverged_reference():
     ([1.0, 0.8, 1.1], [1.0, 0.8, 0.5], "the signature of overfitting"),
     ([1.0, 0.8, 0.7], [1.0, 0.8, 0.5], "lowest after its last epoch"),
     ([1.0, 0.8, 1.1], [1.0, 0.8, 0.9], "no sign of overfitting"),
+    ([1.0, 0.8, 0.81], [1.0, 0.8, 0.5], "a rise of 1.2 %, within the 2 % that epoch-to-epoch noise can make"),
     ([1.0], [1.0], "no trend"),
     ([None], [None], "not finite"),
+    ([1.0, 1.2, None], [1.0, 0.7, None], "non-finite after 2 epochs: the run diverged"),
 ])
 def test_overfitting_text(test_loss, train_loss, phrase):
+    status = "diverged" if test_loss[-1] is None and len(test_loss) > 1 else "completed"
     text = observed.overfitting(overfitting(make_history([0.5] * len(test_loss), test_loss=test_loss,
-                                                         train_loss=train_loss)))
+                                                         train_loss=train_loss, status=status)))
     assert phrase in text and text.startswith(("The CNN's", "With one epoch"))
     assert ("signature of overfitting" in text) == (phrase == "the signature of overfitting")
 
@@ -144,7 +171,7 @@ def test_model_comparison_never_raises(mlp_seeds, cnn_seeds, diverged):
     text = observed.model_comparison(c)
     assert text.startswith("**Observed")
     assert "GPU" not in text  # every run here is recorded on the CPU
-    assert ("Single seed" in text) == (c.verdict.outcome == "single seed")
+    assert ("single seed" in text.lower()) == (c.verdict.outcome == "single seed")
     assert ("is ahead by" in text) == (c.verdict.winner is not None)
     assert ("indistinguishable" in text) == (c.verdict.outcome == "indistinguishable")
 
@@ -183,7 +210,7 @@ def test_ranking_text_groups_and_leader():
 def test_verdict_texts():
     a, b = arm("A", _seeds([0.7, 0.72])), arm("B", _seeds([0.6, 0.62]))
     assert observed.verdict(compare_arms(a, b)) == "A is ahead by 10.0 points (means), beyond the range of every seed of the other."
-    assert "Single seed" in observed.verdict(compare_arms(arm("A", _seeds([0.7])), b))
+    assert "A has a single seed" in observed.verdict(compare_arms(arm("A", _seeds([0.7])), b))
     assert "no comparison" in observed.verdict(compare_arms(arm("A", None), b))
 
 
@@ -205,8 +232,11 @@ def test_step_effect_text_in_the_plural_and_for_a_small_step():
 
 
 def test_sweep_text_in_the_singular_and_plural():
-    one = {("SGD", 0.01): _rate_run([0.3, 0.5], 0.01), ("Adam", 0.001): _rate_run([0.3, 0.6], 0.001)}
+    one = {("SGD", 0.01): _rate_run([0.3, 0.5], 0.01), ("Adam", 0.001): _rate_run([0.3, 0.6], 0.001),
+           ("Adam", 0.01): _rate_run([0.3, 0.4], 0.01)}
     assert "Adam chose a small rate (0.003 or below), as its per-parameter" in observed.optimizer_sweep(sweep(one))
+    alone = observed.optimizer_sweep(sweep({("Adam", 0.001): one["Adam", 0.001]}))
+    assert "small rate" not in alone  # its only candidate: no choice to explain
     assert observed.optimizer_sweep(sweep({("SGD", 0.01): one["SGD", 0.01]})).startswith("**Observed.** Chosen rate: SGD 0.01.")
     two = {**one, ("RMSprop", 0.001): _rate_run([0.3, 0.6], 0.001), ("RMSprop", 0.1): _rate_run([0.1, 0.1], 0.1)}
     text = observed.optimizer_sweep(sweep(two))
@@ -219,10 +249,12 @@ def test_tables_mark_states_and_name_devices_as_recorded():
     runs = {0.1: _rate_run([0.3, 0.1], 0.1, "diverged"), 0.01: _rate_run([0.3, 0.5], 0.01), 0.001: None}
     table = observed.rate_table(choose_learning_rate(runs)).splitlines()
     assert table[2].startswith("| 0.1 | – (diverged) |") and "40.0 % **chosen**" in table[3] and "no run" in table[4]
+    assert "| val. acc. (mean, last 2 epochs) |" in table[0]  # two epochs run: the score is their mean, not "3"
     s = sweep({("SGD", 0.1): runs[0.1], ("SGD", 0.01): runs[0.01], ("Adam", 0.01): _rate_run([0.1, 0.1], 0.01)})
     sweep_rows = observed.sweep_table(s).splitlines()
     assert "not run" in sweep_rows[3] and "(at chance) **chosen**" in sweep_rows[3]
     grid = observed.sweep_grid(s)
+    assert observed.score_span(s.outcomes) == "last 2 epochs" and observed.score_span(()) == "last 3 epochs"
     assert grid["values"] == [[None, pytest.approx(0.4)], [None, pytest.approx(0.1)]]
     assert grid["empty"] == [["diverged", ""], ["not run", ""]] and grid["columns"] == ["0.1", "0.01"]
     table = observed.runs_table(compare_pipelines({1: _run("normal", "cpu"), 2: _run("recorded on cpu", "cuda")}).runs)
@@ -269,7 +301,8 @@ def test_rate_choice_names_the_reference_rate_once_whatever_its_state():
 def test_sweep_names_each_chosen_rate_once_and_each_optimizer_once_per_list():
     runs = {("SGD", 0.1): _rate_run([0.3, 0.5], 0.1), ("SGD", 0.01): _rate_run([0.1, 0.12], 0.01),
             ("SGD", 0.001): _rate_run([0.1, 0.11], 0.001), ("Adam", 0.1): _rate_run([0.1, 0.1], 0.1),
-            ("Adam", 0.001): _rate_run([0.3, 0.6], 0.001), ("RMSprop", 0.001): _rate_run([0.3, 0.6], 0.001)}
+            ("Adam", 0.001): _rate_run([0.3, 0.6], 0.001), ("RMSprop", 0.01): _rate_run([0.3, 0.4], 0.01),
+            ("RMSprop", 0.001): _rate_run([0.3, 0.6], 0.001)}
     assert observed.optimizer_sweep(sweep(runs)) == (
         "**Observed.** Chosen rates: SGD 0.1, Adam 0.001 and RMSprop 0.001. No run present diverged. Stuck at chance "
         "(never above 15 % on the validation split): SGD at 0.01 and 0.001; Adam at 0.1. Adam and RMSprop chose small "
@@ -292,7 +325,8 @@ def test_model_comparison_reads_signs_as_words_and_says_each_fact_once():
         "The CNN is ahead by 60.0 points (means), beyond the range of every seed of the other. The CNN has 3.0x the "
         "MLP's parameters. An epoch took 3.00 s for the CNN and 1.00 s for the MLP (3.0x as long). At the end the CNN "
         "fits its training data at 68.0 % (running average over the last epoch), 2.0 points below its test accuracy; "
-        "the MLP's training accuracy is 0.4 points above its test accuracy. The CNN's test loss is lowest after its "
+        "the MLP's training accuracy is 0.4 points above its test accuracy (means over the seeds). The CNN's test loss "
+        "is lowest after its "
         "last epoch for every seed: no sign of overfitting in the losses yet.")
 
 
@@ -304,7 +338,8 @@ def test_model_comparison_reads_signs_as_words_and_says_each_fact_once():
 ])
 def test_model_comparison_counts_overfitting_seeds_in_words(seeds, train_loss, phrase):
     text = observed.model_comparison(_cnn_and_chance_mlp([1.0, 0.8, 0.9], train_loss, seeds))
-    assert "signature of overfitting (test loss up since its lowest epoch, training loss down) " + phrase in text
+    assert "signature of overfitting (test loss more than 2 % above its lowest at the end, training loss down) " \
+        + phrase in text
 
 
 def test_ranking_calls_the_gap_widest_by_size_and_says_its_direction_in_words():
@@ -387,3 +422,25 @@ def test_one_optimizer_is_described_never_ranked():
     assert not any(word in text for word in ("rank", "leads", "top-", "apart", "other optimizer", "separate"))
     two = observed.optimizer_ranking(rank_arms({"Adam": [make_history([0.3, 0.5])], "SGD": [make_history([0.2, 0.4])]}))
     assert "Final test accuracy ranks Adam" in two and "the top-ranked Adam" in two
+
+
+def test_a_tie_as_printed_is_no_superlative():
+    tied = rank_arms({"SGD": [make_history([0.2, 0.5], train_accuracy=[0.2, 0.55])],
+                      "Adam": [make_history([0.20004, 0.6], train_accuracy=[0.2, 0.650001])]})
+    text = observed.optimizer_ranking(tied)
+    assert "After the first epoch Adam and SGD share the highest test accuracy, 20.0 %." in text
+    assert "widest" not in text  # both gaps print as 5.0 points: no widest, no narrowest
+
+
+def test_a_single_seed_on_one_side_is_named():
+    one = compare_arms(arm("CNN", [make_history([0.5, 0.7])]), arm("MLP", _seeds([0.4, 0.45], model="mlp")))
+    assert observed.verdict(one, article="the ").startswith("The CNN has a single seed: there is no spread")
+    both = compare_arms(arm("CNN", [make_history([0.5, 0.7])]), arm("MLP", [make_history([0.5, 0.4])]))
+    assert observed.verdict(both).startswith("Single seed: there is no spread")
+
+
+@pytest.mark.parametrize("seconds, text", [(0.0004, "0.40 ms"), (0.0042, "4.2 ms"), (0.042, "42 ms"), (0.5, "0.50 s"),
+                                           (12.34, "12.3 s"), (123.4, "123 s")])
+def test_short_times_keep_their_digits(seconds, text):
+    from helpers.formatting import secs
+    assert secs(seconds) == text  # a GPU epoch of a small run must not read "0.00 s"

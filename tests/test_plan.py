@@ -182,6 +182,19 @@ def test_without_slurm_sbatch_says_so_and_status_still_works(tmp_path):
     assert status.returncode == 0 and "runs stored" in status.stdout and "Workers in SLURM" not in status.stdout
 
 
+def test_status_shows_the_plan_when_squeue_fails(tmp_path):
+    squeue = tmp_path / "squeue"
+    squeue.write_text("#!/bin/sh\necho 'squeue: error: Unable to contact slurm controller (connect failure)' >&2\n"
+                      "exit 1\n")
+    squeue.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "EML_RESULTS_ROOT": str(tmp_path / "results")}
+    status = subprocess.run([sys.executable, "-m", "helpers.jobs", "status", "--profile", "smoke"], cwd=REPO,
+                            capture_output=True, text=True, env=env)
+    assert status.returncode == 0 and "runs stored" in status.stdout and "Traceback" not in status.stderr
+    assert "Workers in SLURM's queue: unknown (squeue --noheader" in status.stdout
+    assert "Unable to contact slurm controller" in status.stdout
+
+
 def test_bad_overrides_on_the_command_line_are_one_message():
     result = subprocess.run([sys.executable, "-m", "helpers.jobs", "status", "--profile", "smoke", "--overrides",
                              "{epochs: 3}"], cwd=REPO, capture_output=True, text=True)

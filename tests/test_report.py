@@ -89,6 +89,8 @@ def test_smoke_pdf_closes_with_how_it_was_made_and_how_to_run_it(smoke_pdf, own_
         count = sum(exercise in planned.exercises for planned, _ in runs)
         assert re.search(rf"{re.escape(exercise)} {count} ", closing), (exercise, count)
     assert "make pdf" in closing.split("started by")[1] and "exercise03-SMOKE-not-for-hand-in.zip" in closing
+    import torch
+    assert torch.__version__ in closing.split("started by")[1]  # which PyTorch trained the runs, as they recorded it
     assert "sources/results/smoke/" in closing and "stand-in data is generated" in closing
 
 

@@ -150,10 +150,14 @@ def test_three_workers_train_no_run_twice_and_a_second_sbatch_adds_none(repo):
 
 
 def test_a_limit_beyond_the_partition_or_a_partition_down_is_refused_before_submitting(repo):
-    refused = make(repo, "sbatch", "PROFILE=smoke", "TIME=2:00:00", overrides=CPU_ONLY)
+    refused = make(repo, "sbatch", "PROFILE=smoke", "TIME=1-00:00:00", overrides=CPU_ONLY)
     assert refused.returncode != 0
-    assert f"TIME=2:00:00 exceeds partition {PARTITION}'s limit of 00:30:00" in refused.stderr
+    assert f"TIME=1-00:00:00 exceeds partition {PARTITION}'s limit of 12:00:00" in refused.stderr
     assert "submitted job" not in refused.stdout and "Traceback" not in refused.stderr
+    unstored = {**CPU_ONLY, "epochs": 9}  # runs that no other test stores: sbatch is really asked
+    too_big = make(repo, "sbatch", "PROFILE=smoke", "MEM=4000G", overrides=unstored)  # no node has that much
+    assert too_big.returncode != 0 and "Traceback" not in too_big.stderr
+    assert "sbatch refused the job array, nothing was submitted:" in too_big.stderr, too_big.stderr
     unknown = make(repo, "sbatch", "PROFILE=smoke", "PARTITION=nope", overrides=CPU_ONLY)
     assert f"partition 'nope' not found; this cluster has: {PARTITION}" in unknown.stderr
     subprocess.run(["scontrol", "update", f"PartitionName={PARTITION}", "State=DOWN"], check=True)

@@ -104,6 +104,27 @@ def test_stored_file_with_other_config_is_refused(tmp_path):
         RunFiles.of(tmp_path, {"a": 1}).load_result()
 
 
+def test_the_lock_tells_its_next_holder_that_the_run_is_stored(tmp_path, monkeypatch):
+    # On NFS a folder's cached listing can deny a result for up to a minute after another node stored it;
+    # the lock file's contents are fresh once the lock is taken, so it carries the news.
+    import threading
+    files = RunFiles.of(tmp_path, {"a": 1})
+    with files.locked({"worker": "w1"}):
+        assert files.holder()["worker"] == "w1" and files.is_locked()
+        files.save_result({"x": 1})
+    assert json.loads(files.lock.read_text()) == {"stored": files.result.name} and files.holder() == {}
+    hidden = files.result.with_name("hidden.json")
+    files.result.rename(hidden)  # as a stale cache would show it: the result "absent"
+    threading.Timer(0.3, hidden.rename, [files.result]).start()
+    with files.locked():
+        assert files.load_result() == {"x": 1, "key": {"a": 1}}  # waited until the result was visible
+    monkeypatch.setattr(results, "RESULT_VISIBLE_SECONDS", 0.2)
+    files.result.unlink()  # deleted by its user to rerun: the next holder waits a little, then goes on
+    with files.locked():
+        assert files.load_result() is None
+    assert files.lock.read_text() == ""
+
+
 def test_a_run_held_by_another_process_is_not_trained_twice(synthetic_root, tmp_path):
     config = small(epochs=1)
     files = run_files(config, synthetic_root, tmp_path)
@@ -172,3 +193,16 @@ def test_cnn_beats_chance_on_real_cifar10(real_cifar_root):
     assert history.status == "completed"
     assert history.column("test_accuracy")[-1] > 0.2  # twice chance
     assert math.isfinite(history.records[-1]["test_loss"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_run_arms_names_each_seed_it_cannot_run(synthetic_root, tmp_path):
+    from types import SimpleNamespace
+    from helpers import observed
+    from helpers.experiment import run_arms
+    s = SimpleNamespace(data_root=synthetic_root, results_dir=tmp_path)
+    arms = {"MLP": {2: small(epochs=1, seed=2), 1: small(epochs=1)}, "CNN": {1: small(epochs=1, device="cuda")}}
+    runs, missing = run_arms(arms, s, progress=False)
+    assert [h.config.seed for h in runs["MLP"]] == [1, 2] and runs["CNN"] == []  # by seed, whatever the order given
+    assert list(missing) == ["CNN seed 1"] and "CUDA was asked for" in missing["CNN seed 1"]
+    assert observed.missing_runs(missing).startswith("**Missing run: CNN seed 1.** It could not run here")

@@ -190,3 +190,30 @@ def test_a_worker_keeps_the_submitters_data_root(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert Worker("smoke", None, "data/copy").data_root == str(tmp_path / "data" / "copy")
     assert Worker("smoke").data_root is None  # the notebooks' default ($EML_DATA_ROOT, else data/)
+
+
+def test_jobs_on_one_node_are_told_apart_by_the_gpu_slurm_gave_them(monkeypatch):
+    # torch 1.13 has no GPU UUID, and every job of a node may see its own GPU as CUDA device 0.
+    from helpers.environment import gpu_identity, shares_device
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    monkeypatch.delenv("SLURM_STEP_GPUS", raising=False)
+    identities = []
+    for allocated in ("3", "5"):
+        monkeypatch.setenv("SLURM_JOB_GPUS", allocated)
+        identities.append({"host": "node1", "device": "cuda", "gpu": gpu_identity(0)})
+    assert identities[0]["gpu"] == "node GPU 3" and not shares_device(*identities)
+    assert shares_device(identities[0], dict(identities[0]))
+    assert gpu_identity(0, uuid="GPU-1234") == "GPU-1234"
+    monkeypatch.delenv("SLURM_JOB_GPUS")
+    assert gpu_identity(0) == "0#0"  # outside SLURM: CUDA's numbering
+
+
+def test_a_worker_asked_for_one_unit_trains_3_2s_runs_alone_and_stops(store):
+    # The GPU session trains 3.2's runs alone first, so that no other run shares the GPU they are timed on.
+    from helpers.workers import work
+    report = work("smoke", SMALL, None, "first", poll_seconds=0.2, log=lambda line: None, max_units=1)
+    states = run_states("smoke", SMALL, None)
+    chapter = [s for s in states if "3.2" in s.run.exercises]
+    assert chapter and all(s.state == "stored" for s in chapter) and len(report.trained) == len(chapter)
+    assert all(s.state != "stored" for s in states if "3.2" not in s.run.exercises)
+    assert report.left == {} and report.failed == {}

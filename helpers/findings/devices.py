@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .runs import RunSummary, column, recorded_device, run_summary, times_comparable
+from .runs import _ROUNDING, RunSummary, column, recorded_device, run_summary, times_comparable
 
 DEVICES = ("cpu", "cuda")
 PIPELINES = ("template", "resident")
@@ -49,8 +49,10 @@ class DeviceComparison:
     accuracy_difference: float | None   # GPU final test accuracy - CPU final test accuracy
     noise_epochs: int | None            # k = min(5, CPU epochs run): the epochs the noise band spans
     noise_band: float | None            # max - min CPU test accuracy over its last k epochs (None: k < 2, or diverged)
-    within_noise: bool | None           # |difference| <= band; None when a side or the band is missing, or a run diverged
+    within_noise: bool | None           # |difference| <= band (at least one test image); None when a side or the
+                                        # band is missing, or a run diverged
     shared: tuple[RunSummary, ...] = () # runs timed while sharing the machine in every epoch: times not compared
+    one_image: float | None = None      # one test image's share of the test set (None: the run did not record it)
 
     @property
     def gpu_faster(self) -> bool | None:
@@ -62,13 +64,18 @@ class DeviceComparison:
         return tuple(d for d, s in (("cpu", self.cpu), ("cuda", self.gpu)) if s is None)
 
 
-def compare_devices(histories, pipeline: str = "template") -> DeviceComparison:
-    """Return CPU vs GPU for the runs of one pipeline among `histories` (a mapping or iterable; any may be absent)."""
+def compare_devices(histories, pipeline: str | None = None) -> DeviceComparison:
+    """Return CPU vs GPU for the runs of one pipeline among `histories` (a mapping or iterable; any may be absent);
+    by default the sheet's, the template's, or where it did not run the first pipeline that did."""
     runs = _runs(histories)
+    if pipeline is None:
+        pipeline = next((p for p in PIPELINES if any(h.config.pipeline == p for h in runs)), PIPELINES[0])
     cpu_run, gpu_run = _slot(runs, "cpu", pipeline), _slot(runs, "cuda", pipeline)
     cpu, gpu = run_summary(cpu_run), run_summary(gpu_run)
-    k = band = within = difference = None
+    k = band = within = difference = one_image = None
     if cpu is not None:
+        tested = (getattr(cpu_run, "data", None) or {}).get("test")
+        one_image = 1 / tested if tested else None
         k = min(NOISE_EPOCHS, cpu.epochs_run)
         last = column(cpu_run, "test_accuracy")[-k:]
         # One epoch has no epoch-to-epoch variation to measure, and a diverged run's collapse is no
@@ -76,11 +83,12 @@ def compare_devices(histories, pipeline: str = "template") -> DeviceComparison:
         band = max(last) - min(last) if k >= 2 and not cpu.diverged else None
     if cpu is not None and gpu is not None:
         difference = gpu.final_accuracy - cpu.final_accuracy
-        within = None if band is None or gpu.diverged else abs(difference) <= band
+        # No band is finer than one test image: a band of 0 must not call one image's difference "beyond noise".
+        within = None if band is None or gpu.diverged else abs(difference) <= max(band, one_image or 0) + _ROUNDING
     return DeviceComparison(
         pipeline=pipeline, cpu=cpu, gpu=gpu,
         speedup=_speedup(cpu, gpu), accuracy_difference=difference, noise_epochs=k, noise_band=band,
-        within_noise=within, shared=shared_timing(cpu, gpu))
+        within_noise=within, shared=shared_timing(cpu, gpu), one_image=one_image)
 
 
 @dataclass(frozen=True)

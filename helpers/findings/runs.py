@@ -13,6 +13,8 @@ CHANCE_MARGIN = 0.05    # "at chance": never above CHANCE + this on the validati
 _ROUNDING = 1e-12       # 0.1 + 0.05 is 0.15000000000000002 in floats; 750/5000 must count as 15 %
 SLOW_FIRST_EPOCH = 1.5  # a first epoch this many times the median one counts as start-up cost
 BUSY_LOAD = 1.25        # a host whose 1-minute load exceeded this many times its cores (+ 0.5) was oversubscribed
+OVERFIT_RISE = 0.02     # a test loss counts as risen when it ends this fraction above its lowest: epoch-to-epoch
+                        # noise of a converged run's test loss stays below it, overfitting CNNs rise by tens of percent
 
 
 def column(history, name: str) -> list | None:
@@ -138,8 +140,9 @@ def at_chance(history, split: str = "val") -> bool | None:
 class Overfitting:
     """Whether a run's test loss rose while its training loss fell, and from which epoch.
 
-    Judged over the epochs whose two losses are both finite (a diverged run's last loss is None);
-    `epochs_considered` says how many that was, 0 if none.
+    Read over the epochs whose two losses are both finite (a diverged run's last loss is None);
+    `epochs_considered` says how many that was, 0 if none. A diverged run is never judged overfitting:
+    its losses rose because its training became unstable.
     """
     epochs_considered: int
     lowest_test_loss_epoch: int | None
@@ -147,13 +150,26 @@ class Overfitting:
     final_test_loss: float | None
     train_loss_at_lowest: float | None
     final_train_loss: float | None
-    test_loss_rose: bool
+    test_loss_rose: bool            # ended more than OVERFIT_RISE above its lowest
     train_loss_fell: bool
+    diverged: bool = False
 
     @property
     def overfitting(self) -> bool:
-        """The signature: test loss up since its lowest epoch while the training loss went down."""
-        return self.test_loss_rose and self.train_loss_fell
+        """The signature: test loss up since its lowest epoch while the training loss went down (never diverged)."""
+        return self.test_loss_rose and self.train_loss_fell and not self.diverged
+
+    @property
+    def rise(self) -> float | None:
+        """The final test loss relative to the lowest, minus 1 (0.25: a quarter above it); None without losses."""
+        if self.lowest_test_loss is None or self.final_test_loss is None or self.lowest_test_loss <= 0:
+            return None
+        return self.final_test_loss / self.lowest_test_loss - 1
+
+    @property
+    def judged(self) -> bool:
+        """True if the losses can say whether the run overfitted: two finite epochs or more, not diverged."""
+        return self.epochs_considered >= 2 and not self.diverged
 
 
 def overfitting(history) -> Overfitting:
@@ -164,11 +180,13 @@ def overfitting(history) -> Overfitting:
         if a is None or b is None:
             break
         finite += 1
+    diverged = is_diverged(history)
     if finite == 0:
-        return Overfitting(0, None, None, None, None, None, False, False)
+        return Overfitting(0, None, None, None, None, None, False, False, diverged)
     test, train = test[:finite], train[:finite]
     lowest = min(range(finite), key=test.__getitem__)  # the first of equal lows
     return Overfitting(
         epochs_considered=finite, lowest_test_loss_epoch=lowest + 1, lowest_test_loss=test[lowest],
         final_test_loss=test[-1], train_loss_at_lowest=train[lowest], final_train_loss=train[-1],
-        test_loss_rose=test[-1] > test[lowest], train_loss_fell=train[-1] < train[lowest])
+        test_loss_rose=test[-1] > test[lowest] * (1 + OVERFIT_RISE), train_loss_fell=train[-1] < train[lowest],
+        diverged=diverged)

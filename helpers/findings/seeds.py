@@ -94,6 +94,7 @@ class Verdict:
     outcome: str                # "first", "second", "indistinguishable", "single seed" or "missing"
     difference: float | None    # mean of first - mean of second
     seeds: int                  # the smaller number of seeds of the two arms
+    single: tuple[str, ...] = ()  # the arms with a single seed
 
     @property
     def winner(self) -> str | None:
@@ -114,7 +115,7 @@ def compare_arms(a: Arm, b: Arm) -> Verdict:
         outcome = "second"
     else:
         outcome = "indistinguishable"
-    return Verdict(a.label, b.label, outcome, difference, seeds)
+    return Verdict(a.label, b.label, outcome, difference, seeds, tuple(x.label for x in (a, b) if x.n == 1))
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,8 @@ class ModelComparison:
     cnn: Arm
     verdict: Verdict                        # first = CNN, second = MLP
     parameter_ratio: float | None           # CNN parameters / MLP parameters
-    epoch_time_ratio: float | None          # CNN / MLP median epoch time (means over the seeds timed alone)
+    epoch_time_ratio: float | None          # CNN / MLP median epoch time (means over the seeds timed alone); None
+                                            # unless every run recorded the same device
     cnn_overfitting: tuple[Overfitting, ...]   # one per CNN seed, by seed
     mlp_overfitting: tuple[Overfitting, ...]
     same_device: bool | None                # every run recorded the same device name; None if an arm is empty
@@ -139,15 +141,16 @@ def compare_models(mlp, cnn) -> ModelComparison:
     mlp_arm, cnn_arm = arm("MLP", mlp), arm("CNN", cnn)
     both = mlp_arm.n and cnn_arm.n
     names = set(mlp_arm.device_names) | set(cnn_arm.device_names)
+    same = len(names) == 1
     return ModelComparison(
         mlp=mlp_arm, cnn=cnn_arm, verdict=compare_arms(cnn_arm, mlp_arm),
         parameter_ratio=cnn_arm.runs[0].parameters / mlp_arm.runs[0].parameters
         if both and mlp_arm.runs[0].parameters else None,
         epoch_time_ratio=cnn_arm.median_epoch_time / mlp_arm.median_epoch_time
-        if both and cnn_arm.median_epoch_time and mlp_arm.median_epoch_time else None,
+        if both and same and cnn_arm.median_epoch_time and mlp_arm.median_epoch_time else None,
         cnn_overfitting=tuple(overfitting(h) for h in _seeded(cnn)),
         mlp_overfitting=tuple(overfitting(h) for h in _seeded(mlp)),
-        same_device=len(names) == 1 if both else None)
+        same_device=same if both else None)
 
 
 @dataclass(frozen=True)

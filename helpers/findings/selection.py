@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .runs import at_chance, column, is_diverged
+from .runs import _ROUNDING, at_chance, column, is_diverged
 
 SELECTION_EPOCHS = 3    # the score is the mean validation accuracy over this many final epochs
 ADAPTIVE = ("Adam", "RMSprop")
 SMALL_RATE = 0.003      # "a small rate", as the per-parameter step normalisation of Adam/RMSprop predicts
+STILL_RISING = 0.01     # "still rising": the score's epochs rise one after another, and by at least this much together
+                        # (one point: a run at chance moves up and down by about that much)
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,8 @@ class RateOutcome:
     score_epochs: int           # min(3, epochs run) for a scored run, else 0
     epochs_run: int             # 0 for a missing run
     at_chance: bool             # a scored run that never reached chance + margin on validation
-    still_rising: bool | None   # last val. accuracy above that of min(3, n) epochs before; None below 2 epochs
+    still_rising: bool | None   # val. accuracy up in each of its last min(3, n) epochs, by STILL_RISING in all; None
+                                # below 2 epochs
 
 
 def rate_outcome(lr: float, history, last: int = SELECTION_EPOCHS) -> RateOutcome:
@@ -33,7 +36,9 @@ def rate_outcome(lr: float, history, last: int = SELECTION_EPOCHS) -> RateOutcom
     if accuracy is None:
         return RateOutcome(lr, "no validation", None, 0, epochs, False, None)
     k = min(last, len(accuracy))
-    rising = accuracy[-1] > accuracy[-k] if k >= 2 else None
+    last = accuracy[-k:]
+    rising = (all(b > a for a, b in zip(last, last[1:])) and last[-1] - last[0] >= STILL_RISING - _ROUNDING
+              if k >= 2 else None)
     return RateOutcome(lr, "scored", sum(accuracy[-k:]) / k, k, epochs, bool(at_chance(history)), rising)
 
 
@@ -92,7 +97,12 @@ class OptimizerSweep:
     at_chance: tuple[tuple[str, float], ...]
     missing: tuple[tuple[str, float], ...]
     no_choice: tuple[str, ...]          # optimizers without any usable rate
-    adaptive_small: tuple[str, ...]     # Adam/RMSprop that chose a rate <= SMALL_RATE
+    adaptive_small: tuple[str, ...]     # Adam/RMSprop that chose a rate <= SMALL_RATE where larger ones were tried
+
+    @property
+    def outcomes(self) -> tuple[RateOutcome, ...]:
+        """Every run's outcome, optimizer by optimizer."""
+        return tuple(o for _, c in self.choices for o in c.outcomes)
 
     def chosen(self, optimizer: str) -> float | None:
         """Return the rate chosen for an optimizer (None: no choice or not in the sweep)."""
@@ -112,4 +122,4 @@ def sweep(runs) -> OptimizerSweep:
         choices=choices, diverged=each("diverged"), at_chance=each("at_chance"), missing=each("missing"),
         no_choice=tuple(opt for opt, c in choices if c.chosen is None),
         adaptive_small=tuple(opt for opt, c in choices if opt in ADAPTIVE and c.chosen is not None
-                             and c.chosen <= SMALL_RATE))
+                             and c.chosen <= SMALL_RATE and any(o.lr > SMALL_RATE for o in c.outcomes)))

@@ -5,9 +5,11 @@ only what its finding supports. Usage: `show_markdown(observed.devices(compare_d
 """
 from .choices import (learning_rate_choice, model_comparison, optimizer_ranking, optimizer_sweep, overfitting, spread,
                       verdict)
-from .runs import device_label, device_word, devices, faster, missing_runs, pipelines, run_sentence, step_effect, step_rates
-from .tables import arms_table, rate_table, runs_table, step_rates_table, sweep_grid, sweep_table
+from .runs import (device_label, device_word, devices, faster, missing_runs, pipelines, rate_label, run_sentence,
+                   step_effect, step_rates)
+from .tables import arms_table, rate_table, runs_table, score_span, step_rates_table, sweep_grid, sweep_table
 
-__all__ = ["arms_table", "device_label", "device_word", "devices", "faster", "learning_rate_choice", "missing_runs", "model_comparison",
-           "optimizer_ranking", "optimizer_sweep", "overfitting", "pipelines", "rate_table", "run_sentence", "runs_table",
-           "spread", "step_effect", "step_rates", "step_rates_table", "sweep_grid", "sweep_table", "verdict"]
+__all__ = ["arms_table", "device_label", "device_word", "devices", "faster", "learning_rate_choice", "missing_runs",
+           "model_comparison", "optimizer_ranking", "optimizer_sweep", "overfitting", "pipelines", "rate_label",
+           "rate_table", "run_sentence", "runs_table", "score_span", "spread", "step_effect", "step_rates",
+           "step_rates_table", "sweep_grid", "sweep_table", "verdict"]

@@ -1,8 +1,8 @@
 """Prose for 3.3 and 3.4: learning-rate choices, overfitting, MLP against CNN, optimizers across seeds."""
 from __future__ import annotations
 
-from ..findings import (CHANCE, CHANCE_MARGIN, Arm, LearningRateChoice, ModelComparison, OptimizerRanking,
-                        OptimizerSweep, Overfitting, Verdict)
+from ..findings import (CHANCE, CHANCE_MARGIN, OVERFIT_RISE, Arm, LearningRateChoice, ModelComparison,
+                        OptimizerRanking, OptimizerSweep, Overfitting, Verdict)
 from ..findings.selection import SMALL_RATE
 from ..formatting import count_of, join_words, pct, plural, points, rate, relative, secs, times
 
@@ -75,6 +75,9 @@ def _epoch_count(o) -> str:
 def overfitting(o: Overfitting, name: str = "the CNN") -> str:
     """Return a sentence on whether the losses show overfitting (no "Observed." prefix: it continues a paragraph)."""
     owner = f"{name[0].upper()}{name[1:]}'s"
+    if o.diverged:
+        return (f"{owner} loss became non-finite after {_epoch_words(o.epochs_considered)}: the run diverged, which is "
+                "unstable training, not overfitting.")
     if o.epochs_considered == 0:
         return f"{owner} losses are not finite, so they say nothing about overfitting."
     if o.epochs_considered == 1:
@@ -88,7 +91,14 @@ def overfitting(o: Overfitting, name: str = "the CNN") -> str:
     if o.overfitting:
         return text + (": the signature of overfitting, the network grows more confident on the training images and "
                        "on the test images it gets wrong.")
+    if o.train_loss_fell and o.rise is not None and o.rise > 0:
+        return text + (f": a rise of {pct(o.rise)}, within the {pct(OVERFIT_RISE, 0)} that epoch-to-epoch noise can "
+                       "make, so no clear sign of overfitting yet.")
     return text + ": no sign of overfitting in the losses yet."
+
+
+def _epoch_words(n: int) -> str:
+    return "its first epoch" if n == 0 else f"{n} {plural(n, 'epoch')}"
 
 
 def _epochs(numbers) -> str:
@@ -114,7 +124,8 @@ def verdict(v: Verdict, article: str = "") -> str:
         return f"Without runs of both {article}{v.first} and {article}{v.second} there is no comparison."
     gap = points(abs(v.difference))
     if v.outcome == "single seed":
-        return f"Single seed: there is no spread to compare the difference of {gap} against."
+        who = "Single seed" if len(v.single) != 1 else f"{article}{v.single[0]} has a single seed"
+        return f"{who[0].upper()}{who[1:]}: there is no spread to compare the difference of {gap} against."
     if v.outcome == "indistinguishable":
         return f"Their ranges overlap: at {v.seeds} seeds the two are indistinguishable (means {gap} apart)."
     winner = f"{article}{v.winner}"
@@ -147,14 +158,17 @@ def model_comparison(c: ModelComparison) -> str:
         left_out = f" (left out: {seeds}, timed while other runs shared the machine)" if shared else ""
         text.append(f"An epoch took {secs(cnn.median_epoch_time)} for the CNN and {secs(mlp.median_epoch_time)} for the "
                     f"MLP ({times(c.epoch_time_ratio)} as long){left_out}.")
+    elif not c.same_device:
+        text.append("Their epoch times are not compared: the runs did not all run on the same device.")
     elif shared:
         untimed = join_words(a.label for a in shared if a.median_epoch_time is None)
         text.append(f"Their epoch times are not compared: every seed of the {untimed} was timed while other runs "
                     "shared the machine.")
     if cnn.gap_mean is not None and mlp.gap_mean is not None:
+        means = " (means over the seeds)" if cnn.n > 1 or mlp.n > 1 else ""
         text.append(f"At the end the CNN fits its training data at {pct(cnn.final_train_mean)} (running average over the "
                     f"last epoch), {relative(cnn.gap_mean, 'its test accuracy')}; the MLP's training accuracy is "
-                    f"{relative(mlp.gap_mean, 'its test accuracy')}.")
+                    f"{relative(mlp.gap_mean, 'its test accuracy')}{means}.")
     text.append(_overfitting_over_seeds(c.cnn_overfitting, c.cnn_overfit_seeds))
     return " ".join(text)
 
@@ -163,12 +177,19 @@ def _overfitting_over_seeds(judgements: tuple[Overfitting, ...], overfit: int) -
     """Return the CNN's overfitting over its seeds: one seed's sentence, "lowest after the last epoch", or a count."""
     if len(judgements) == 1:
         return overfitting(judgements[0])
-    judged = [o for o in judgements if o.epochs_considered >= 2]
-    if judged and len(judged) == len(judgements) and all(o.lowest_test_loss_epoch == o.epochs_considered for o in judged):
-        return "The CNN's test loss is lowest after its last epoch for every seed: no sign of overfitting in the losses yet."
-    return (f"The CNN's losses show the signature of overfitting (test loss up since its lowest epoch, training loss "
-            f"down) in {count_of(overfit, len(judgements), 'seed')}"
-            + (f"; its test loss is lowest in {_epochs(o.lowest_test_loss_epoch for o in judged)}." if judged else "."))
+    judged = [o for o in judgements if o.judged]
+    diverged = sum(o.diverged for o in judgements)
+    unjudged = (f" ({count_of(diverged, len(judgements), 'seed')} diverged, which is not overfitting)"
+                if diverged else "")
+    if not judged:
+        return f"The CNN's losses cannot show overfitting for any seed{unjudged}."
+    if all(o.lowest_test_loss_epoch == o.epochs_considered for o in judged):
+        every = "every seed" if len(judged) == len(judgements) else count_of(len(judged), len(judged), "judged seed")
+        return (f"The CNN's test loss is lowest after its last epoch for {every}{unjudged}: no sign of overfitting in "
+                "the losses yet.")
+    return (f"The CNN's losses show the signature of overfitting (test loss more than {pct(OVERFIT_RISE, 0)} above its "
+            f"lowest at the end, training loss down) in {count_of(overfit, len(judged), 'seed')}{unjudged}; its test "
+            f"loss is lowest in {_epochs(o.lowest_test_loss_epoch for o in judged)}.")
 
 
 def _by_optimizer(pairs) -> str:
@@ -187,9 +208,11 @@ def optimizer_sweep(s: OptimizerSweep) -> str:
                         for opt, c in s.choices)
     text = [f"{plural(len(s.choices), 'Chosen rate')}: {chosen}."]
     text.append(f"Diverged runs: {_by_optimizer(s.diverged)}." if s.diverged else "No run present diverged.")
-    text.append(f"Stuck at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split): "
-                f"{_by_optimizer(s.at_chance)}."
-                if s.at_chance else "No converging run stayed at chance.")
+    if s.at_chance:
+        text.append(f"Stuck at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split): "
+                    f"{_by_optimizer(s.at_chance)}.")
+    elif any(o.state == "scored" for o in s.outcomes):
+        text.append("No converging run stayed at chance.")
     if s.missing:
         text.append(f"Missing or without a validation split: {_by_optimizer(s.missing)}.")
     if s.adaptive_small:
@@ -235,9 +258,15 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
         clear = {True: ", above every other optimizer's seeds", False: ", within the range of others' seeds",
                  None: ""}[r.first_epoch_clear]
         mean = "mean " if r.seeds > 1 else ""
-        text.append(f"After the first epoch {lead.label} has the highest {mean}test accuracy, "
-                    f"{pct(lead.first_epoch_mean)}{clear}.")
-    if r.widest_gap and r.widest_gap != r.narrowest_gap:
+        level = [a.label for a in r.arms if pct(a.first_epoch_mean) == pct(lead.first_epoch_mean)]  # as printed
+        if len(level) > 1:
+            text.append(f"After the first epoch {join_words(level)} share the highest {mean}test accuracy, "
+                        f"{pct(lead.first_epoch_mean)}.")
+        else:
+            text.append(f"After the first epoch {lead.label} has the highest {mean}test accuracy, "
+                        f"{pct(lead.first_epoch_mean)}{clear}.")
+    if r.widest_gap and r.widest_gap != r.narrowest_gap and \
+            points(abs(r.arm(r.widest_gap).gap_mean)) != points(abs(r.arm(r.narrowest_gap).gap_mean)):
         w, n = r.arm(r.widest_gap), r.arm(r.narrowest_gap)
         text.append(f"The final gap between training accuracy (running average over the last epoch) and test accuracy "
                     f"is widest for {w.label} ({_gap(w.gap_mean)}) and narrowest for {n.label} ({_gap(n.gap_mean)}).")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..findings import DeviceComparison, PipelineComparison, RunSummary, StepEffect
-from ..formatting import join_words, pct, plural, points, secs, times
+from ..formatting import join_words, pct, plural, points, rate, secs, times
 from ..gradients import exact_decimal
 
 OBSERVED = "**Observed.** "
@@ -23,6 +23,12 @@ def faster(factor: float) -> str:
     if factor > 1:
         return f"{times(factor)} faster"
     return f"{times(1 / factor)} slower" if factor < 1 else "equally fast"
+
+
+def rate_label(name: str, lr: float | None, optimizer: str | None = None) -> str:
+    """A plot's label of runs at a learning rate: "CNN (SGD, lr=0.01)", "Adam (lr=0.001)" or, without a rate,
+    "CNN (SGD, no rate chosen)"."""
+    return f"{name} ({optimizer + ', ' if optimizer else ''}{'no rate chosen' if lr is None else f'lr={rate(lr)}'})"
 
 
 def missing_runs(missing: dict) -> str:
@@ -141,11 +147,19 @@ def devices(c: DeviceComparison) -> str:
         if diverged:
             text.append(f"{diff}; the {join_words(diverged)} {plural(len(diverged), 'run')} diverged, so this is no "
                         "measure of floating-point noise.")
+        elif c.accuracy_difference == 0:
+            text.append(f"The final accuracies are identical, {pct(c.cpu.final_accuracy, 2)}: whatever floating-point "
+                        "rounding (GPU kernels sum in other orders) changed, it left the count of correct test images "
+                        "the same.")
         elif c.noise_band is None:
             text.append(f"{diff}; with a single epoch there is no epoch-to-epoch noise to compare that against.")
         else:
-            noise = (f"{diff}; over its last {c.noise_epochs} epochs the CPU run alone moves within "
-                     f"{points(c.noise_band, 2)}, so the difference is ")
+            image = (" (one test image)" if c.one_image and abs(abs(c.accuracy_difference) - c.one_image) < 1e-12
+                     else "")
+            floor = (", and no difference is finer than one test image" if c.within_noise and c.one_image
+                     and abs(c.accuracy_difference) > c.noise_band else "")
+            noise = (f"{diff}{image}; over its last {c.noise_epochs} epochs the CPU run alone moves within "
+                     f"{points(c.noise_band, 2)}{floor}, so the difference is ")
             text.append(noise + ("within that epoch-to-epoch noise: floating-point rounding (GPU kernels sum in other "
                                  "orders) compounding over the epochs, not a difference in the method."
                                  if c.within_noise else "larger than that epoch-to-epoch noise."))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..findings import LearningRateChoice, OptimizerSweep, RateOutcome, RunSummary, StepEffect
+from ..findings.selection import SELECTION_EPOCHS
 from ..formatting import join_words, markdown_table, pct, rate, secs
 from .runs import device_word
 
@@ -36,10 +37,16 @@ def _cell(o: RateOutcome, chosen: bool) -> str:
     return text + (f" ({state})" if state else "") + (" **chosen**" if chosen else "")
 
 
+def score_span(outcomes) -> str:
+    """Return the epochs a selection score averages, in words: "last 3 epochs" (the most any scored run had)."""
+    k = max((o.score_epochs for o in outcomes if o.state == "scored"), default=SELECTION_EPOCHS)
+    return "last epoch" if k == 1 else f"last {k} epochs"
+
+
 def rate_table(c: LearningRateChoice, model: str = "CNN") -> str:
     """Return a table of candidate rates: state, score (mean val. accuracy of the last epochs), the chosen one marked."""
     rows = [[rate(o.lr), _cell(o, o.lr == c.chosen), o.epochs_run] for o in c.outcomes]
-    return markdown_table([f"{model} learning rate", "val. acc. (mean, last 3 epochs)", "epochs run"], rows)
+    return markdown_table([f"{model} learning rate", f"val. acc. (mean, {score_span(c.outcomes)})", "epochs run"], rows)
 
 
 def sweep_table(s: OptimizerSweep) -> str:
