@@ -217,7 +217,13 @@ def log_header(name: str) -> str:
                              capture_output=True, text=True, timeout=30).stdout.strip() or "none"
     except (OSError, subprocess.SubprocessError):
         gpu = "nvidia-smi: not available on this node"
+    ids = os.environ.get("SLURM_STEP_GPUS") or os.environ.get("SLURM_JOB_GPUS")
+    given = int(os.environ.get("SLURM_GPUS_ON_NODE") or 0) or (len(ids.split(",")) if ids else 0)
+    unusable = (f"\nWARNING: SLURM gave this task {given} GPU(s), but this torch sees no CUDA: it trains CPU runs only "
+                "and leaves the GPU runs to other workers. Is PY the course env's Python (PY=.venv-course/bin/python), "
+                "whose torch matches the node's driver?" if given and not env["cuda_available"] else "")
     return (f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} worker {name} on {platform.node()}: {where}\n"
             f"GPU: {gpu}\nCPU: {env['cpu_model']}, {env['cpu_threads']} torch thread(s); Python {env['python']}, "
-            f"torch {env['torch']} (CUDA {env['cuda_version']}), torchvision {env['torchvision']}, numpy {env['numpy']}")
+            f"torch {env['torch']} (CUDA {env['cuda_version']}), torchvision {env['torchvision']}, numpy {env['numpy']}"
+            + unusable)
 

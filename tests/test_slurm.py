@@ -114,6 +114,8 @@ def test_one_array_of_workers_stores_every_run_and_trains_each_once(repo, smoke_
     for task, text in enumerate(logs.values()):
         assert f"worker {job}_{task} on " in text and "partition exercise-eml, 1 CPU(s)" in text
         assert "GPU: nvidia-smi: not available" in text and "1 torch thread(s)" in text and "torch " in text
+        # the task got one of the node's (dummy) GPUs, and this torch sees no CUDA: its log says so at the top
+        assert "WARNING: SLURM gave this task 1 GPU(s), but this torch sees no CUDA" in text, text[:2000]
     counts = trained_slots(logs.values())
     assert len(counts) == 16 and set(counts.values()) == {1}  # every run once, none twice
 
