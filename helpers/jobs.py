@@ -29,9 +29,11 @@ from .status import run_states, status_table
 from .workers import Worker, open_units, why_not_here
 
 
-def job_name(profile: str) -> str:
-    """The name of a profile's workers in SLURM's queue."""
-    return f"eml-ex3-{profile}"
+def job_name(profile: str, overrides: dict | None = None) -> str:
+    """The name of a plan's workers in SLURM's queue: the profile's, and a digest of its overrides where it has
+    some (workers of other overrides train other runs: they neither block a submission nor count as this plan's)."""
+    from .results import config_digest
+    return f"eml-ex3-{profile}" + (f"-{config_digest(overrides)[:8]}" if overrides else "")
 
 
 def fetch_data(profile: str, overrides: dict | None, data_root) -> None:
@@ -53,9 +55,10 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
            python: str = sys.executable) -> str | None:
     """Submit a job array of workers for the runs that are not stored; return its job id (None: nothing submitted)."""
     check_resources(resources)
-    under_way = queued_jobs(job_name(profile), REPO_ROOT)
+    under_way = queued_jobs(job_name(profile, overrides), REPO_ROOT)
     if under_way:
-        print(f"[{profile}] nothing submitted: {len(under_way)} worker(s) of this profile are already queued or running "
+        print(f"[{profile}] nothing submitted: {len(under_way)} worker(s) of this plan (profile and overrides) are "
+              "already queued or running "
               f"({', '.join(f'{j.job_id} {j.state.lower()}' for j in under_way)}); they take every run that is left. "
               f"Progress: make status{_flag(profile)}")
         return None
@@ -65,7 +68,7 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
         print(f"[{profile}] nothing to submit: every run is stored. Next: make pdf{_flag(profile)}")
         return None
     count = min(resources.max_parallel, len(units))
-    executor = slurm_executor(resources, LOG_DIR / profile, job_name(profile), python)
+    executor = slurm_executor(resources, LOG_DIR / profile, job_name(profile, overrides), python)
     launch = {"command": "make sbatch", "workers": count, "resources": asdict(resources)}
     try:
         jobs = executor.submit_array([Worker(profile, overrides, data_root, launch=launch) for _ in range(count)])
@@ -206,7 +209,7 @@ def show_status(profile: str, overrides: dict | None, data_root) -> None:
     import shutil
     queue, note = None, ""
     try:
-        queue = queued_jobs(job_name(profile), REPO_ROOT) if shutil.which("squeue") else None
+        queue = queued_jobs(job_name(profile, overrides), REPO_ROOT) if shutil.which("squeue") else None
     except UserError as err:  # the plan is worth showing without the queue
         note = f"\nWorkers in SLURM's queue: unknown ({err})"
     print(status_table(run_states(profile, overrides, data_root), queue) + note)

@@ -182,6 +182,14 @@ def test_without_slurm_sbatch_says_so_and_status_still_works(tmp_path):
     assert status.returncode == 0 and "runs stored" in status.stdout and "Workers in SLURM" not in status.stdout
 
 
+def test_each_plan_has_its_own_name_in_the_queue():
+    from helpers.jobs import job_name
+    assert job_name("full") == job_name("full", {}) == "eml-ex3-full"
+    five, six = job_name("full", {"epochs": 5}), job_name("full", {"epochs": 6})
+    assert five.startswith("eml-ex3-full-") and five != six  # another plan's workers neither block nor count
+    assert job_name("full", {"epochs": 5, "seeds": 2}) == job_name("full", {"seeds": 2, "epochs": 5})
+
+
 def test_status_shows_the_plan_when_squeue_fails(tmp_path):
     squeue = tmp_path / "squeue"
     squeue.write_text("#!/bin/sh\necho 'squeue: error: Unable to contact slurm controller (connect failure)' >&2\n"

@@ -134,8 +134,9 @@ def test_three_workers_train_no_run_twice_and_a_second_sbatch_adds_none(repo):
     submit = make(repo, "sbatch", "PROFILE=smoke", "MAX_PARALLEL=3", overrides=overrides)
     job = submitted_job(submit.stdout)
     again = make(repo, "sbatch", "PROFILE=smoke", "MAX_PARALLEL=3", overrides=overrides)
-    assert again.returncode == 0 and "nothing submitted: 3 worker(s) of this profile are already queued or running" \
-        in again.stdout and "submitted job" not in again.stdout
+    assert again.returncode == 0 and "submitted job" not in again.stdout
+    assert "nothing submitted: 3 worker(s) of this plan (profile and overrides) are already queued or running" \
+        in again.stdout
 
     def status_with_a_held_run():
         out = make(repo, "status", "PROFILE=smoke", overrides=overrides).stdout
