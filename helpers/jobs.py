@@ -124,7 +124,7 @@ def train_here(profile: str, overrides: dict | None, data_root, workers: int, lo
     with stdio_into(log_dir / "controllers.log"):  # submitit's controller processes: their messages, not the user's
         launch = {"command": command, "workers": count}
         jobs = executor.submit_array([Worker(profile, overrides, data_root, threads, index, launch=launch,
-                                             units=max_units) for index in range(count)])
+                                             max_units=max_units) for index in range(count)])
     print(f"[{profile}] {count} worker(s) on this machine, {threads} thread(s) each, for {len(units)} unit(s) of runs; "
           f"logs in {log_dir}", flush=True)
     try:

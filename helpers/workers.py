@@ -165,12 +165,12 @@ class Worker(submitit.helpers.Checkpointable):
 
     def __init__(self, profile: str, overrides: dict | None = None, data_root: str | None = None,
                  threads: int | None = None, index: int = 0, poll_seconds: float = POLL_SECONDS,
-                 launch: dict | None = None, units: int | None = None):
+                 launch: dict | None = None, max_units: int | None = None):
         # Wherever SLURM or a requeue starts it, a relative data root stays the submitter's.
         self.profile, self.overrides = profile, overrides or {}
         self.data_root = os.path.abspath(data_root) if data_root else None
         self.threads, self.index, self.poll_seconds, self.launch = threads, index, poll_seconds, launch or {}
-        self.units = units  # stop after this many units (None: when nothing is left)
+        self.max_units = max_units  # stop after this many units (None: when nothing is left)
 
     @property
     def name(self) -> str:
@@ -190,7 +190,7 @@ class Worker(submitit.helpers.Checkpointable):
         print(log_header(self.name), flush=True)
         report = work(self.profile, self.overrides, self.data_root, self.name, self.poll_seconds,
                       log=lambda line: print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True), launch=self.launch,
-                      max_units=self.units)
+                      max_units=self.max_units)
         print(f"worker {self.name}: trained {len(report.trained)} run(s)"
               + "".join(f"\n  left {slot}: {why}" for slot, why in report.left.items())
               + "".join(f"\n  failed {slot}: {why}" for slot, why in report.failed.items()), flush=True)
