@@ -25,6 +25,7 @@ import submitit
 from .cluster import LOG_DIR, JobResources, check_resources, queued_jobs, slurm_executor, whole_number
 from .errors import UserError, run_command
 from .profiles import REPO_ROOT, check_profile, parse_overrides
+from .results import config_digest
 from .status import run_states, status_table
 from .workers import Worker, open_units, why_not_here
 
@@ -32,7 +33,6 @@ from .workers import Worker, open_units, why_not_here
 def job_name(profile: str, overrides: dict | None = None) -> str:
     """The name of a plan's workers in SLURM's queue: the profile's, and a digest of its overrides where it has
     some (workers of other overrides train other runs: they neither block a submission nor count as this plan's)."""
-    from .results import config_digest
     return f"eml-ex3-{profile}" + (f"-{config_digest(overrides)[:8]}" if overrides else "")
 
 

@@ -444,3 +444,9 @@ def test_a_single_seed_on_one_side_is_named():
 def test_short_times_keep_their_digits(seconds, text):
     from helpers.formatting import secs
     assert secs(seconds) == text  # a GPU epoch of a small run must not read "0.00 s"
+
+
+def test_a_run_diverged_in_its_first_epoch_says_so():
+    o = overfitting(make_history([0.1], test_loss=[None], train_loss=[None], status="diverged"))
+    assert observed.overfitting(o) == ("The CNN's loss became non-finite in its first epoch: the run diverged, which "
+                                       "is unstable training, not overfitting.")

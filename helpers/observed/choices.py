@@ -76,8 +76,9 @@ def overfitting(o: Overfitting, name: str = "the CNN") -> str:
     """Return a sentence on whether the losses show overfitting (no "Observed." prefix: it continues a paragraph)."""
     owner = f"{name[0].upper()}{name[1:]}'s"
     if o.diverged:
-        return (f"{owner} loss became non-finite after {_epoch_words(o.epochs_considered)}: the run diverged, which is "
-                "unstable training, not overfitting.")
+        when = ("in its first epoch" if o.epochs_considered == 0 else
+                f"after {o.epochs_considered} {plural(o.epochs_considered, 'epoch')}")
+        return f"{owner} loss became non-finite {when}: the run diverged, which is unstable training, not overfitting."
     if o.epochs_considered == 0:
         return f"{owner} losses are not finite, so they say nothing about overfitting."
     if o.epochs_considered == 1:
@@ -95,10 +96,6 @@ def overfitting(o: Overfitting, name: str = "the CNN") -> str:
         return text + (f": a rise of {pct(o.rise)}, within the {pct(OVERFIT_RISE, 0)} that epoch-to-epoch noise can "
                        "make, so no clear sign of overfitting yet.")
     return text + ": no sign of overfitting in the losses yet."
-
-
-def _epoch_words(n: int) -> str:
-    return "its first epoch" if n == 0 else f"{n} {plural(n, 'epoch')}"
 
 
 def _epochs(numbers) -> str:
