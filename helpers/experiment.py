@@ -31,6 +31,10 @@ class NotStored(UserError):
     """The run has no stored result and training was not allowed here."""
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that determines a training run (and so the key of its stored result)."""
@@ -53,7 +57,8 @@ class RunConfig:
             raise UserError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(datamod.DATASETS)}")
         if self.model not in ("mlp", "cnn") or (self.model == "cnn" and self.dataset != "cifar10"):
             raise UserError(f"model {self.model!r} on {self.dataset}: use 'mlp' (any dataset) or 'cnn' (cifar10)")
-        optimizer_class(self.optimizer)
+        # One name per optimizer ("adam" is Adam): the key of its stored runs, its legends, the sheet's SGD and Adam.
+        object.__setattr__(self, "optimizer", optimizer_class(self.optimizer).__name__)
         if self.device not in DEVICES:
             raise UserError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)}")
         if self.pipeline not in pipelines.PIPELINES:
@@ -64,6 +69,27 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, int) and value > 0):
                 raise UserError(f"{name} must be a positive integer, got {value!r}")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise UserError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not _is_int(self.val_size) or self.val_size < 0:
+            raise UserError(f"val_size must be a non-negative number of images, got {self.val_size!r}")
+        for name in ("train_subset", "test_subset"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                raise UserError(f"{name} must be a positive number of images (or null for the whole set), got {value!r}")
+        self._check_sizes_fit(*datamod.OFFICIAL_SIZES[self.dataset])
+
+    def _check_sizes_fit(self, n_train: int, n_test: int):
+        """The validation split and the subsets must fit into the real dataset (smaller stand-ins are checked
+        when their files are read)."""
+        name = {"mnist": "MNIST", "cifar10": "CIFAR-10"}[self.dataset]
+        if self.train_subset is None and self.val_size >= n_train:
+            raise UserError(f"val_size {self.val_size:,} leaves no training image: {name} has {n_train:,}")
+        if self.val_size + (self.train_subset or 0) > n_train:
+            raise UserError(f"val_size {self.val_size:,} plus a training subset of {self.train_subset:,} is more than "
+                            f"{name}'s {n_train:,} training images")
+        if (self.test_subset or 0) > n_test:
+            raise UserError(f"test_subset {self.test_subset:,} is more than {name}'s {n_test:,} test images")
 
     @property
     def label(self) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import submitit
 
-from .cluster import LOG_DIR, JobResources, check_resources, queued_jobs, slurm_executor, whole_number
+from .cluster import LOG_DIR, JobResources, check_resources, format_time, queued_jobs, slurm_executor, whole_number
 from .errors import UserError, run_command
 from .profiles import REPO_ROOT, check_profile, parse_overrides
 from .results import config_digest
@@ -77,7 +77,7 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
     array = jobs[0].job_id.split("_")[0]
     runs = sum(len(u.open) for u in units)
     print(f"[{profile}] submitted job {array}: an array of {count} worker(s) for {runs} run(s) in {len(units)} unit(s), "
-          f"each with {resources.time} on partition {resources.partition} ({resources.cpus} CPU(s), {resources.mem}, "
+          f"each with {format_time(resources.seconds)} on partition {resources.partition} ({resources.cpus} CPU(s), {resources.mem}, "
           f"{resources.gpus} GPU(s)); logs in {LOG_DIR / profile}/{array}_<task>_0_log.out\n"
           f"Next: `make status{_flag(profile)}` shows progress; once everything is stored, `make pdf{_flag(profile)}` "
           "renders without training. A worker cut off by its time limit is requeued and resumes; `make sbatch` again "

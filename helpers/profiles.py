@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from .data import resolve_data_root
 from .errors import UserError
 from .synthetic import ensure_synthetic_data
+from .training import optimizer_class
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_ROOT_ENV = "EML_RESULTS_ROOT"  # where results/PROFILE/ lives, if not in the repository (the tests use it)
@@ -97,7 +98,13 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, (str, int, float)) or not value:
                 raise UserError(f"{name} must be a non-empty list, e.g. {list(getattr(Settings, name))}, got {value!r}")
+            if name == "optimizers":  # one name per optimizer ("adam" is Adam), as its runs have
+                value = [optimizer_class(v).__name__ for v in value]
+            twice = sorted({str(v) for v in value if list(value).count(v) > 1})
+            if twice:
+                raise UserError(f"{name} lists {', '.join(twice)} more than once: {list(getattr(self, name))!r}")
             object.__setattr__(self, name, tuple(value))
+        object.__setattr__(self, "optimizer", optimizer_class(self.optimizer).__name__)
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise UserError(f"seeds must be a positive integer (the number of seeds), got {self.seeds!r}")
         if "val_size" in KNOWN[self.exercise] and (not isinstance(self.val_size, int) or self.val_size < 1):

@@ -13,6 +13,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from .cluster import format_time
+from .data import OFFICIAL_SIZES
 from .errors import UserError
 from .experiment import RunConfig, run_files
 from .plan import PlannedRun, planned_runs
@@ -45,12 +46,11 @@ EPOCH_SECONDS = {("mnist", "mlp", "cuda", "template"): 8.0, ("mnist", "mlp", "cu
 # The images a full-profile epoch trains on and evaluates: CIFAR-10's 50,000 training images less the 5,000 held
 # out for validation, which are evaluated with the 10,000 test images.
 EPOCH_IMAGES = {"mnist": (60000, 10000), "cifar10": (45000, 15000)}
-FULL_TRAIN_SIZE = {"mnist": 60000, "cifar10": 50000}  # the training files' images
 
 
 def train_size(config: RunConfig) -> int:
     """The number of training images of a run (its subset, or the training set less the validation split)."""
-    return config.train_subset or FULL_TRAIN_SIZE[config.dataset] - config.val_size
+    return config.train_subset or OFFICIAL_SIZES[config.dataset][0] - config.val_size
 
 
 def kind(config: RunConfig) -> tuple[str, str, str, str]:

@@ -27,6 +27,8 @@ def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
     """Return the torch.optim class of that name (any case); unknown or unsuited names are a UserError."""
     known = {cls.__name__.lower(): cls for cls in vars(torch.optim).values()
              if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer}
+    if not isinstance(name, str):
+        raise UserError(f"an optimizer is named by a string such as 'Adam', got {name!r}")
     key = name.lower()
     if key in _UNSUITED:
         raise UserError(f"optimizer {name!r} is not supported here: it {_UNSUITED[key]}")

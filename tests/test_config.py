@@ -98,11 +98,21 @@ def test_the_learning_rate_chapters_need_a_validation_split(tmp_path, overrides)
 
 @pytest.mark.parametrize("overrides, message", [({"devices": "cpu"}, "devices must be a non-empty list"),
                                                 ({"seeds": 0}, "seeds must be a positive integer"),
-                                                ({"lrs": []}, "lrs must be a non-empty list")])
+                                                ({"lrs": []}, "lrs must be a non-empty list"),
+                                                ({"lrs": [0.1, 0.01, 0.1]}, "lrs lists 0.1 more than once"),
+                                                ({"optimizers": ["SGD", "sgd"]}, "optimizers lists SGD more than once"),
+                                                ({"optimizers": [5]}, "named by a string")])
 def test_bad_override_values_are_one_clear_error(tmp_path, overrides, message):
     exercise = "3.2" if "devices" in overrides else "3.4"
     with pytest.raises(UserError, match=message):
         settings(exercise, "full", overrides, data_root=tmp_path)
+
+
+def test_optimizer_names_are_torchs_in_any_case(tmp_path):
+    """"adam" is Adam: the same stored runs, legends and the sheet's SGD-and-Adam check as "Adam"."""
+    s = settings("3.4", "full", {"optimizers": ["sgd", "adam", "rmsPROP"]}, data_root=tmp_path)
+    assert s.optimizers == ("SGD", "Adam", "RMSprop") and short_of_sheet(s) == []
+    assert settings("3.2", "full", {"optimizer": "adagrad"}, data_root=tmp_path).optimizer == "Adagrad"
 
 
 def test_settings_are_typed_and_frozen(tmp_path):

@@ -168,6 +168,15 @@ def _with_val(history):
     (dict(model="cnn"), "use 'mlp'"),
     (dict(lr=-1), "learning rate"),
     (dict(epochs=0), "epochs"),
+    (dict(seed="1"), "seed must be a non-negative integer"),
+    (dict(seed=-1), "seed must be a non-negative integer"),
+    (dict(val_size=-1), "val_size must be a non-negative"),
+    # 0 would read as "no subset", and train on the whole set
+    (dict(train_subset=0), "train_subset must be a positive number"),
+    (dict(test_subset=-5), "test_subset must be a positive number"),
+    (dict(val_size=60000), "val_size 60,000 leaves no training image: MNIST has 60,000"),
+    (dict(val_size=5000, train_subset=56000), "plus a training subset of 56,000 is more than MNIST's 60,000"),
+    (dict(test_subset=10001), "test_subset 10,001 is more than MNIST's 10,000 test images"),
 ])
 def test_bad_config_is_rejected_clearly(changes, message):
     with pytest.raises(UserError, match=message):
@@ -176,6 +185,7 @@ def test_bad_config_is_rejected_clearly(changes, message):
 
 def test_optimizers_by_name_any_case():
     assert optimizer_class("adam") is torch.optim.Adam and optimizer_class("RMSProp") is torch.optim.RMSprop
+    assert small(optimizer="adam") == small(optimizer="Adam")  # one configuration, one stored run
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
