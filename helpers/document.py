@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from nbconvert.exporters import Exporter
 from traitlets import default
 
 from .errors import UserError
+from .files import write_atomically
 
 # The renderer, pinned as a pair: pandoc's Typst writer and the Typst compiler must agree on the names of
 # maths symbols (pandoc 3.9 writes `dot.circle` for \odot, which Typst 0.14 still knows and 0.15 does not).
@@ -161,10 +161,7 @@ def render_pdf(nb, target: Path) -> Path:
     """Render a notebook as a PDF; write it atomically to target."""
     check_renderer()
     pdf = compile_typst(*typst_source(nb, target.stem))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".pdf.tmp", delete=False) as tmp:
-        tmp.write(pdf)
-    os.replace(tmp.name, target)
+    write_atomically(target, lambda f: f.write(pdf))
     return target
 
 

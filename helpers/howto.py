@@ -53,6 +53,11 @@ def make_command(target: str, build: Build, **variables) -> str:
     return " ".join(parts)
 
 
+def plan_command(target: str, profile: str, overrides: dict | None, data_root) -> str:
+    """`make TARGET` for the plan of this profile, overrides and data root, with this Python (for hints to the user)."""
+    return make_command(target, this_build(profile, overrides, data_root, workers=1))
+
+
 def environment_text(build: Build) -> str:
     """The environment the code ran in and the steps it needs beyond it."""
     added = join_words(f"`{spec}`" for spec in project_additions())

@@ -24,6 +24,7 @@ import submitit
 
 from .cluster import LOG_DIR, JobResources, check_resources, format_time, queued_jobs, slurm_executor, whole_number
 from .errors import UserError, run_command
+from .howto import plan_command
 from .profiles import REPO_ROOT, check_profile, parse_overrides
 from .results import config_digest
 from .status import run_states, status_table
@@ -43,10 +44,6 @@ def fetch_data(profile: str, overrides: dict | None, data_root) -> None:
     ensure_datasets(DATASETS, shared_settings(profile, overrides, data_root).data_root)
 
 
-def _flag(profile: str) -> str:
-    return "" if profile == "full" else f" PROFILE={profile}"
-
-
 # ---------------------------------------------------------------------------------------------
 # On the cluster: `make sbatch`
 # ---------------------------------------------------------------------------------------------
@@ -60,12 +57,12 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
         print(f"[{profile}] nothing submitted: {len(under_way)} worker(s) of this plan (profile and overrides) are "
               "already queued or running "
               f"({', '.join(f'{j.job_id} {j.state.lower()}' for j in under_way)}); they take every run that is left. "
-              f"Progress: make status{_flag(profile)}")
+              f"Progress: {plan_command('status', profile, overrides, data_root)}")
         return None
     fetch_data(profile, overrides, data_root)  # here, on the login node: GPU nodes may have no internet
     units = open_units(run_states(profile, overrides, data_root))
     if not units:
-        print(f"[{profile}] nothing to submit: every run is stored. Next: make pdf{_flag(profile)}")
+        print(f"[{profile}] nothing to submit: every run is stored. Next: {plan_command('pdf', profile, overrides, data_root)}")
         return None
     count = min(resources.max_parallel, len(units))
     executor = slurm_executor(resources, LOG_DIR / profile, job_name(profile, overrides), python)
@@ -77,11 +74,11 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
     array = jobs[0].job_id.split("_")[0]
     runs = sum(len(u.open) for u in units)
     print(f"[{profile}] submitted job {array}: an array of {count} worker(s) for {runs} run(s) in {len(units)} unit(s), "
-          f"each with {format_time(resources.seconds)} on partition {resources.partition} ({resources.cpus} CPU(s), {resources.mem}, "
-          f"{resources.gpus} GPU(s)); logs in {LOG_DIR / profile}/{array}_<task>_0_log.out\n"
-          f"Next: `make status{_flag(profile)}` shows progress; once everything is stored, `make pdf{_flag(profile)}` "
-          "renders without training. A worker cut off by its time limit is requeued and resumes; `make sbatch` again "
-          "takes over what cancelled workers left.")
+          f"each with {format_time(resources.seconds)} on partition {resources.partition} ({resources.cpus} CPU(s), "
+          f"{resources.mem}, {resources.gpus} GPU(s)); logs in {LOG_DIR / profile}/{array}_<task>_0_log.out\n"
+          f"Next: `{plan_command('status', profile, overrides, data_root)}` shows progress; once everything is stored, "
+          f"`{plan_command('pdf', profile, overrides, data_root)}` renders without training. A worker cut off by its "
+          "time limit is requeued and resumes; `make sbatch` again takes over what cancelled workers left.")
     return array
 
 

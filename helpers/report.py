@@ -16,13 +16,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from datetime import date
 from pathlib import Path
 
 from .document import check_renderer, render_pdf
 from .errors import UserError, run_command
+from .files import write_atomically
 from .group import load_group
 from .handin import data_notes, hardware_lines, merge_notebooks, title_page
 from .profiles import NOTEBOOKS, REPO_ROOT, check_overrides, check_profile, overrides_for, parse_overrides
@@ -170,30 +170,37 @@ def build_zip(profile: str, pdf: Path, group_file: str | Path | None = None) -> 
     """Write the hand-in archive: the PDF, the sources (notebooks stripped of outputs, the group file the PDF was
     made with as group.yml) and the stored results of the runs the PDF shows, so that `make pdf` in the unpacked
     sources/ renders it again without training."""
-    import nbformat
     from .archive import shown_results
     results = shown_results(profile, pdf)  # refuses a PDF of another profile, or one whose runs are not stored
     target = pdf.with_suffix(".zip")
-    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".zip.tmp", delete=False) as tmp:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.write(pdf, pdf.name)
-            for path in source_files():
-                name = f"sources/{path.relative_to(REPO_ROOT).as_posix()}"
-                if path.suffix == ".ipynb":  # the committed sources have none, a JupyterLab copy may
-                    nb = nbformat.read(str(path), as_version=4)
-                    for cell in nb.cells:
-                        if cell.cell_type == "code":
-                            cell.outputs, cell.execution_count = [], None
-                    archive.writestr(name, nbformat.writes(nb))
-                elif name != "sources/group.yml" or group_file is None:
-                    archive.write(path, name)
-            if group_file is not None:  # the names and declaration this PDF shows, whatever GROUP= named
-                archive.write(group_file, "sources/group.yml")
-            for path in results:  # where `make pdf` in the unpacked sources looks for them
-                archive.write(path, f"sources/results/{profile}/{path.name}")
-    os.replace(tmp.name, target)
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
+            fill_zip(archive, profile, pdf, group_file, results)
+
+    write_atomically(target, write)
     print(f"[{profile}] wrote {target}", flush=True)
     return target
+
+
+def fill_zip(archive: zipfile.ZipFile, profile: str, pdf: Path, group_file: str | Path | None, results: list[Path]):
+    """Put the hand-in's files into the archive (see build_zip)."""
+    import nbformat
+    archive.write(pdf, pdf.name)
+    for path in source_files():
+        name = f"sources/{path.relative_to(REPO_ROOT).as_posix()}"
+        if path.suffix == ".ipynb":  # the committed sources have none, a JupyterLab copy may
+            nb = nbformat.read(str(path), as_version=4)
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+            archive.writestr(name, nbformat.writes(nb))
+        elif name != "sources/group.yml" or group_file is None:
+            archive.write(path, name)
+    if group_file is not None:  # the names and declaration this PDF shows, whatever GROUP= named
+        archive.write(group_file, "sources/group.yml")
+    for path in results:  # where `make pdf` in the unpacked sources looks for them
+        archive.write(path, f"sources/results/{profile}/{path.name}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,6 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import torch
 
 from .errors import UserError
+from .files import write_atomically
 
 RESULT_VISIBLE_SECONDS = 90  # an NFS client's folder cache (acdirmax) lasts 60 s by default
 
@@ -68,7 +68,7 @@ class RunFiles:
     def save_result(self, record: dict) -> Path:
         """Write the finished run's record atomically, then drop its checkpoint; return the result's path."""
         text = json.dumps({**record, "key": self.key}, indent=1, sort_keys=True)
-        _write_atomically(self.result, lambda f: f.write(text.encode()))
+        write_atomically(self.result, lambda f: f.write(text.encode()), locked=True)
         self.checkpoint.unlink(missing_ok=True)
         return self.result
 
@@ -90,7 +90,7 @@ class RunFiles:
 
     def save_checkpoint(self, state: dict) -> None:
         """Write a checkpoint atomically (a kill mid-write leaves the previous one)."""
-        _write_atomically(self.checkpoint, lambda f: torch.save({**state, "key": self.key}, f))
+        write_atomically(self.checkpoint, lambda f: torch.save({**state, "key": self.key}, f), locked=True)
 
     @contextlib.contextmanager
     def locked(self, holder: dict | None = None):
@@ -185,24 +185,3 @@ def lock_holders(results_root: Path) -> list[dict]:
 # torch can refuse to unpickle anything but tensors and plain containers; our checkpoints hold nothing
 # else, so ask for that where the running torch can (1.13's restricted unpickler cannot read a float).
 _SAFE_LOAD = {"weights_only": True} if tuple(int(p) for p in torch.__version__.split(".")[:2]) >= (2, 1) else {}
-
-
-def _write_atomically(path: Path, write) -> None:
-    """Write a file through a temporary file and a rename. Callers hold the run's lock, so a temporary file
-    of this path left by a writer that was killed before its rename is no one's: it is removed first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in path.parent.glob(f".{path.name}-*.tmp"):
-        leftover.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # as an ordinary file: the group shares results (mkstemp's own is 0600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

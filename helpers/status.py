@@ -16,6 +16,7 @@ from .cluster import format_time
 from .data import OFFICIAL_SIZES
 from .errors import UserError
 from .experiment import RunConfig, run_files
+from .howto import plan_command
 from .plan import PlannedRun, planned_runs
 from .profiles import shared_settings
 from .results import describe_holder
@@ -181,7 +182,8 @@ def check_trainable_here(profile: str, overrides: dict | None = None, data_root=
     if cannot:
         shown = [f"{slot} ({why})" for slot, why in cannot.items()]
         more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
-        flag = "" if profile == "full" else f" PROFILE={profile}"
         raise UserError(f"{len(cannot)} run(s) of profile {profile} are not stored and cannot be trained on this "
-                        f"machine: {', '.join(shown[:8])}{more}. Train them on the cluster with `make sbatch{flag}` "
-                        f"(progress: `make status{flag}`), then run this again. Nothing was executed.")
+                        f"machine: {', '.join(shown[:8])}{more}. Train them on the cluster with "
+                        f"`{plan_command('sbatch', profile, overrides, data_root)}` (progress: "
+                        f"`{plan_command('status', profile, overrides, data_root)}`), then run this again. "
+                        "Nothing was executed.")

@@ -2,6 +2,7 @@
 sources, so that `make pdf` in the unpacked archive trains nothing and shows the same numbers."""
 import os
 import re
+import stat
 import subprocess
 import sys
 import zipfile
@@ -85,6 +86,10 @@ def test_the_zip_holds_the_pdf_the_sources_and_exactly_the_results_it_shows(smok
     assert shipped == {f"sources/results/smoke/{p.name}": p.read_bytes() for p in smoke_zip.shown}
     assert len(shipped) >= 10  # every run of the plan this machine can train (here, on a CPU, all but 3.2's GPU runs)
     assert not [n for n in names if n.endswith((".ckpt", ".lock")) or n.startswith(("sources/data/", "sources/build/"))]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for handed_in in (smoke_zip.pdf, smoke_zip.archive):  # the group's to read, as the umask allows (not 0600)
+        assert stat.S_IMODE(handed_in.stat().st_mode) == 0o666 & ~umask
 
 
 @pytest.mark.slow

@@ -117,7 +117,9 @@ def test_pdf_under_full_stops_before_running_anything_when_gpu_runs_are_missing(
                             text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot be trained on this machine: mnist-mlp-sgd-lr0.1-cuda-template (needs a GPU)" in result.stderr
-    assert "make sbatch" in result.stderr and "Nothing was executed" in result.stderr
+    # the commands to go on with name this plan's data (and overrides): the same plan, not the default one
+    assert f"`make sbatch DATA_ROOT={synthetic_root}" in result.stderr and "Nothing was executed" in result.stderr
+    assert f"`make status DATA_ROOT={synthetic_root}" in result.stderr
     assert not (tmp_path / "b").exists()
 
 

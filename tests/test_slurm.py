@@ -107,6 +107,7 @@ def test_one_array_of_workers_stores_every_run_and_trains_each_once(repo, smoke_
     assert before.returncode == 0 and "0 of 16 runs stored" in before.stdout and "waiting for the choice" in before.stdout
     assert "Workers in SLURM's queue: none." in before.stdout
     assert "an array of 2 worker(s) for 16 run(s) in 15 unit(s)" in submit.stdout  # 3.2's two runs are one unit
+    assert f"Next: `make status PROFILE=smoke OVERRIDES='{json.dumps(CPU_ONLY)}'" in submit.stdout  # this plan's
     assert "16 of 16 runs stored" in after.stdout and "Everything is stored" in after.stdout
     assert not list((repo / "results" / "smoke").glob("*.ckpt"))
     logs = logs_of(repo, job)

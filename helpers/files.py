@@ -1,0 +1,28 @@
+"""Writing files so that a reader never sees half of one."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path: Path, write, *, locked: bool = False) -> None:
+    """Write a file through a temporary file and a rename, with the mode of an ordinary file (the umask's: a group
+    shares results and the hand-in; mkstemp's own is 0600). A caller that holds the file's lock (`locked`) also
+    removes the temporary files of this path left by a writer killed before its rename: they are no one's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in path.parent.glob(f".{path.name}-*.tmp") if locked else ():
+        leftover.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
