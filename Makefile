@@ -74,10 +74,16 @@ $(COURSE_VENV)/.installed: pyproject.toml
 	touch $@
 
 ## lab      JupyterLab (pinned in .venv) on notebooks/, with the project's kernel "eml-ex3" (options: LAB_ARGS)
+# Its kernel "eml-ex3" runs exactly $(PY): registered for this lab in build/lab/ and found before the user's own
+# (JUPYTER_PATH), so that another checkout's `make setup`, which registers its own "eml-ex3", cannot take its place.
+LAB_KERNELS = $(CURDIR)/build/lab
 lab: $(SETUP)
 	@$(PY) -c 'import jupyterlab' 2>/dev/null || { echo "make lab: no JupyterLab for $(PY);" \
 	  "$(PY) -m pip install jupyterlab (make setup puts it into .venv)" >&2; exit 1; }
-	$(PY) -m jupyterlab --ServerApp.root_dir=notebooks --MultiKernelManager.default_kernel_name=eml-ex3 $(LAB_ARGS)
+	@$(PY) -m ipykernel install --prefix '$(LAB_KERNELS)' --name eml-ex3 --display-name 'EML exercise 3 ($(PY))' \
+	  --env PYTHONPATH '$(CURDIR)' >/dev/null
+	JUPYTER_PATH='$(LAB_KERNELS)/share/jupyter'$${JUPYTER_PATH:+:$$JUPYTER_PATH} $(PY) -m jupyterlab \
+	  --ServerApp.root_dir=notebooks --MultiKernelManager.default_kernel_name=eml-ex3 $(LAB_ARGS)
 
 ## data     download MNIST and CIFAR-10 into data/ (or DATA_ROOT)
 data: $(SETUP)

@@ -54,10 +54,11 @@ def lab(tmp_path):
             new_output("execute_result", data={"text/plain": "42"}, execution_count=1)]),
     ]), str(tmp_path / "notebooks" / "tiny.ipynb"))
     jupyter = tmp_path / "jupyter"  # none of the user's Jupyter config, kernels or workspaces
+    # The user's "eml-ex3", as another checkout's `make setup` leaves it (since deleted): make lab must not use it.
     kernel = jupyter / "data" / "kernels" / "eml-ex3"
     kernel.mkdir(parents=True)
     (kernel / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": ["/another/checkout/.venv/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "EML exercise 3 (.venv)", "language": "python"}))
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(jupyter / "config"), "JUPYTER_DATA_DIR": str(jupyter / "data"),
            "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(jupyter / "settings"),
@@ -90,6 +91,7 @@ def lab(tmp_path):
             assert server.poll() is None, f"make lab exited:\n{log.read()}"
             assert time.monotonic() < deadline, f"make lab did not answer in 60 s:\n{log.read()}"
             time.sleep(0.5)
+        get.root = tmp_path  # make lab's folder
         yield get
     finally:
         if server.poll() is None:  # make and the server: the process group the test started
@@ -104,7 +106,10 @@ def lab(tmp_path):
 
 def test_make_lab_serves_the_notebooks_on_the_projects_kernel_and_exports_them_as_pdf(lab):
     status, body, _ = lab("/api/kernelspecs")
-    assert status == 200 and json.loads(body)["default"] == "eml-ex3"
+    specs = json.loads(body)
+    assert status == 200 and specs["default"] == "eml-ex3"
+    kernel = specs["kernelspecs"]["eml-ex3"]["spec"]  # this lab's Python, not the user's stale registration
+    assert kernel["argv"][0] == sys.executable and kernel["env"]["PYTHONPATH"] == str(lab.root), kernel
     status, body, _ = lab("/api/contents")
     assert status == 200 and [item["name"] for item in json.loads(body)["content"]] == ["tiny.ipynb"]
 
