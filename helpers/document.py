@@ -29,7 +29,9 @@ from .files import write_atomically
 # maths symbols (pandoc 3.9 writes `dot.circle` for \odot, which Typst 0.14 still knows and 0.15 does not).
 RENDERER = "typst==0.14.9 pypandoc-binary==1.17"
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "eml_report.typ"
-MARKDOWN = "markdown-implicit_figures"  # pandoc's Markdown: $...$ maths, pipe tables, raw ```{=typst} blocks
+# pandoc's Markdown: $...$ maths, pipe tables, raw ```{=typst} blocks; no citations (an "@" in a name or a
+# generated sentence is text, not a reference into a bibliography the report does not have).
+MARKDOWN = "markdown-implicit_figures-citations"
 _FIGURES = (("image/svg+xml", "svg"), ("image/png", "png"), ("image/jpeg", "jpg"))
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -155,6 +157,25 @@ def compile_typst(body: str, meta: dict, figures: dict[str, bytes]) -> bytes:
             shutil.copytree(folder, kept, dirs_exist_ok=True)
             raise UserError(f"Typst could not render the PDF: {str(err).strip().splitlines()[0]}; "
                             f"its source is in {kept / 'main.typ'}") from None
+
+
+def characters_not_shown(texts: list[str]) -> dict[str, str]:
+    """The characters of each text that the report's embedded fonts have no glyph for (they would print as empty
+    boxes), by text; texts shown in full are left out. Found by rendering the texts and reading the PDF back."""
+    import io
+    import unicodedata
+    import typst
+    from pypdf import PdfReader
+    with tempfile.TemporaryDirectory(prefix="eml-typst-glyphs-") as tmp:
+        folder = Path(tmp)
+        (folder / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
+        (folder / "main.typ").write_text('#set text(font: "New Computer Modern")\n'
+                                         '#for t in json("texts.json") [#t #parbreak()]\n', encoding="utf-8")
+        pdf = typst.compile(str(folder / "main.typ"), root=str(folder), font_paths=[], ignore_system_fonts=True)
+    shown = unicodedata.normalize("NFC", "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages))
+    missing = {text: "".join(dict.fromkeys(c for c in unicodedata.normalize("NFC", text)
+                                           if not c.isspace() and c not in shown)) for text in texts}
+    return {text: chars for text, chars in missing.items() if chars}
 
 
 def render_pdf(nb, target: Path) -> Path:

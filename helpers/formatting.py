@@ -70,6 +70,11 @@ def join_words(items, conjunction: str = "and") -> str:
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
+def markdown_text(text: str) -> str:
+    """Text from a user (a name) as Markdown that shows it as typed: every ASCII punctuation mark escaped."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", str(text))
+
+
 def _visible(text: str) -> str:
     return re.sub(r"\\[A-Za-z]+|[$*{}^_]", "", text)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import UserError
+from .formatting import markdown_text
 from .group import EXERCISES, Group
 from .profiles import NOTEBOOKS
 
@@ -76,11 +77,22 @@ def title_page(group: Group, profile: str, hardware: list[str], today: str, over
             "hardware": list(hardware)}
 
 
+def check_names_shown(group: Group, path) -> None:
+    """Raise a UserError if the PDF's fonts (embedded: the same PDF on every machine) cannot show a member's name."""
+    from .document import characters_not_shown
+    missing = characters_not_shown([m.name for m in group.members])
+    if missing:
+        raise UserError(f"group file {path}: the PDF's fonts have no letters for "
+                        + "; ".join(f"{' '.join(chars)} in {name!r}" for name, chars in missing.items())
+                        + ", so the title page would show empty boxes. Write the names in Latin (or Greek, Cyrillic) "
+                          "letters, as on your student ID card.")
+
+
 def declaration_markdown(group: Group, chapter_titles: dict[str, str]) -> str:
     """Return chapter 3.5: the per-exercise declaration of willingness to present."""
     rows = "\n".join(f"| {ex} | {chapter_titles.get(ex, '')} | {'**yes**' if group.willing_to_present[ex] else 'no'} |"
                      for ex in EXERCISES)
-    names = ", ".join(m.name for m in group.members)
+    names = ", ".join(markdown_text(m.name) for m in group.members)
     return (f"# 3.5 Willingness to present\n\n"
             f"The group ({names}) declares, per exercise, whether it is willing to present its solution "
             f"in the exercise session:\n\n| Exercise | Title | Willing to present |\n|---|---|---|\n{rows}\n")

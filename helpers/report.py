@@ -24,7 +24,7 @@ from .document import check_renderer, render_pdf
 from .errors import UserError, run_command
 from .files import write_atomically
 from .group import load_group
-from .handin import data_notes, hardware_lines, merge_notebooks, title_page
+from .handin import check_names_shown, data_notes, hardware_lines, merge_notebooks, title_page
 from .profiles import NOTEBOOKS, REPO_ROOT, check_overrides, check_profile, overrides_for, parse_overrides
 
 KERNEL_NAME = "eml-ex3-build"
@@ -128,6 +128,7 @@ def build_pdf(profile: str, group_file: str | Path, data_root: str | None = None
     check_overrides(overrides)
     group = load_group(group_file)  # checked before anything runs: bad input changes nothing
     check_renderer()
+    check_names_shown(group, group_file)
     train_runs(profile, overrides, data_root, workers, build_root)
     executed = execute_notebooks(profile, data_root, log_output, build_root, overrides)
     title = title_page(group, profile, hardware_lines(profile, overrides, data_root), date.today().isoformat(),

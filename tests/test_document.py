@@ -149,3 +149,28 @@ def test_nbconvert_exports_a_notebook_as_one_chapter(tmp_path):
     assert [item.title for item in reader.outline if not isinstance(item, list)] == ["3.9 A tiny chapter"]
     assert reader.metadata.title == "tiny" and reader.metadata.author == "Jürgen Groß"
     assert len(reader.pages[0].images) == 1  # the PNG; the SVGs (output and pasted) are drawn as vectors
+
+
+def test_a_name_as_typed_shows_as_typed_even_with_markdown_and_typst_marks(tmp_path):
+    """Names go into Markdown (3.5's sentence): marks such as * _ # $ @ < must show as typed, and none may break the
+    build (an @ was a citation into a bibliography the report does not have)."""
+    from helpers.formatting import markdown_text
+    name = "Zoë O'Brien-Müller *Star* Xiao_long #1 $x$ @ref <b> \\ [x](y)"
+    nb = new_notebook(cells=[new_markdown_cell(f"The group ({markdown_text(name)}) declares.")])
+    shown = " ".join(text_of(document.compile_typst(*document.typst_source(nb)), tmp_path).split())
+    assert f"The group ({name}) declares." in shown
+
+
+@pytest.mark.slow
+def test_letters_the_embedded_fonts_lack_are_found_and_a_group_file_with_them_is_refused(tmp_path):
+    from helpers.group import load_group
+    from helpers.handin import check_names_shown
+    latin = "Zoë O'Brien-Müller, Łukasz Żółć, Nguyễn Thị, Ştefan Dvořák, Σωκράτης, Иван, Office ffi"
+    assert document.characters_not_shown([latin, "李小龙 (Li Xiaolong)", "김민준"]) == {
+        "李小龙 (Li Xiaolong)": "李小龙", "김민준": "김민준"}
+    group = tmp_path / "group.yml"
+    group.write_text('members:\n  - name: "Li Xiaolong 李小龙"\nwilling_to_present: {"3.1": yes, "3.2": yes, '
+                     '"3.3": yes, "3.4": yes}\n', encoding="utf-8")
+    with pytest.raises(UserError, match="no letters for 李 小 龙 in 'Li Xiaolong 李小龙'.*Latin"):
+        check_names_shown(load_group(group), group)
+    check_names_shown(load_group(REPO / "group.yml"), "group.yml")  # the committed one is shown in full
