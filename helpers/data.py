@@ -96,6 +96,19 @@ def _how_to_get(name: str, root: Path) -> str:
             f"chosen by the notebook parameter data_root, else ${DATA_ROOT_ENV}, else data/ in the repository.")
 
 
+def _not_found(name: str, root: Path, missing: list[Path], expected: int) -> str:
+    """What is missing of a dataset and how to get it; a root that is a dataset's own folder gets the one above."""
+    if len(missing) < expected:
+        what = f"{name}: incomplete; missing {', '.join(str(p) for p in missing)}."
+    else:
+        what = f"{name}: not found in {root} (no {missing[0].relative_to(root).parts[0]}/ there)."
+    inside = next((folder for folder in (root, *root.parents) if folder.name in (_CIFAR_DIR, "MNIST")), None)
+    if inside is not None:
+        what += (f" {root} lies in a dataset's own folder; the data root is the folder that holds the datasets, "
+                 f"probably {inside.parent} (DATA_ROOT={inside.parent}).")
+    return f"{what} {_how_to_get(name, root)}"
+
+
 def download(name: str, root: str | Path) -> None:
     """Download a dataset into root with torchvision (official files and md5s), printing one line of progress."""
     fetch(name, Path(root), _how_to_get(name, Path(root)))
@@ -122,7 +135,7 @@ def locate(name: str, data_root: str | Path | None = None, download_missing: boo
         paths = _expected_paths(name, root)
         missing = [p for p in paths.values() if not p.is_file()]
     if missing:
-        raise UserError(f"{name}: not found; missing {', '.join(str(p) for p in missing)}. " + _how_to_get(name, root))
+        raise UserError(_not_found(name, root, missing, len(paths)))
     md5s = {role: _md5(path) for role, path in paths.items()}
     official = _official_md5()
     differ = [paths[r].name for r, s in md5s.items() if paths[r].name in official and official[paths[r].name] != s]
