@@ -10,6 +10,7 @@ from .errors import UserError
 
 EXERCISES = ("3.1", "3.2", "3.3", "3.4")
 MAX_MEMBERS = 4  # "At most four students work jointly" (the sheet)
+YES_NO = {"yes": True, "no": False, "true": True, "false": False}  # as YAML's yes/no, quoted or not, any case
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,9 @@ def load_group(path: str | Path) -> Group:
     if not path.is_file():
         raise UserError(f"group file {path} not found: copy group.yml from the repository and fill in your names")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # Every value as the text it is: a student ID 0012345 stays that (YAML 1.1 reads an octal 5349), a name
+        # "No" or "Null" stays a name; yes and no are read below.
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     except yaml.YAMLError as err:
         raise UserError(f"group file {path} is not valid YAML: {err}") from None
     if not isinstance(raw, dict):
@@ -59,8 +62,7 @@ def _members(raw, path: Path) -> tuple[Member, ...]:
 def _declarations(raw, path: Path) -> dict[str, bool]:
     if not isinstance(raw, dict):
         raise UserError(f"group file {path}: 'willing_to_present' must map each of {', '.join(EXERCISES)} to yes or no")
-    # YAML reads an unquoted 3.1 as a float; accept it as the exercise it names.
-    given = {str(key): value for key, value in raw.items()}
+    given = dict(raw)
     unknown = sorted(set(given) - set(EXERCISES))
     missing = [ex for ex in EXERCISES if ex not in given]
     if unknown or missing:
@@ -68,6 +70,6 @@ def _declarations(raw, path: Path) -> dict[str, bool]:
                         + (f"; missing {', '.join(missing)}" if missing else "")
                         + (f"; unknown {', '.join(unknown)}" if unknown else ""))
     for ex, value in given.items():
-        if not isinstance(value, bool):
+        if not isinstance(value, str) or value.lower() not in YES_NO:
             raise UserError(f"group file {path}: willing_to_present {ex} is {value!r}; write yes or no")
-    return {ex: given[ex] for ex in EXERCISES}
+    return {ex: YES_NO[given[ex].lower()] for ex in EXERCISES}

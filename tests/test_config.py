@@ -14,6 +14,16 @@ def test_group_file_is_read(group_file):
     assert group.willing_to_present == {"3.1": True, "3.2": False, "3.3": True, "3.4": True}
 
 
+def test_group_file_values_are_read_as_typed(tmp_path):
+    """A student ID with a leading 0 unquoted is not YAML's octal number, a quoted "yes" is yes, a name is a name."""
+    path = tmp_path / "group.yml"
+    path.write_text("members:\n  - name: No\n    student_id: 0012345\n  - name: Null\n"
+                    "willing_to_present: {3.1: Yes, '3.2': \"yes\", 3.3: false, 3.4: NO}\n", encoding="utf-8")
+    group = load_group(path)
+    assert [(m.name, m.student_id) for m in group.members] == [("No", "0012345"), ("Null", None)]
+    assert group.willing_to_present == {"3.1": True, "3.2": True, "3.3": False, "3.4": False}
+
+
 @pytest.mark.parametrize("text, message", [
     ("members: [", "not valid YAML"),
     ("- a\n- b\n", "must be a mapping"),
