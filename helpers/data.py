@@ -8,7 +8,6 @@ import functools
 import gzip
 import hashlib
 import math
-import os
 import pickle
 import warnings
 import zlib
@@ -20,6 +19,7 @@ import torchvision
 
 from .errors import Notice, UserError
 from .fetch import fetch
+from .files import REPO_ROOT, path_from_env
 from .synthetic import MARKER as SYNTHETIC_MARKER
 
 DATA_ROOT_ENV = "EML_DATA_ROOT"
@@ -45,7 +45,7 @@ class DataChecksumWarning(Notice):
 def resolve_data_root(data_root: str | Path | None = None) -> Path:
     """Return the data root: the argument, else $EML_DATA_ROOT, else data/ at the repository root."""
     if data_root is None:
-        data_root = os.environ.get(DATA_ROOT_ENV) or Path(__file__).resolve().parents[1] / "data"
+        data_root = path_from_env(DATA_ROOT_ENV, REPO_ROOT / "data")
     return Path(data_root).expanduser().resolve()
 
 

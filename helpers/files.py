@@ -1,9 +1,18 @@
-"""Writing files so that a reader never sees half of one."""
+"""Where the project's files are, and writing them so that a reader never sees half of one."""
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def path_from_env(name: str, default: Path) -> Path:
+    """The folder an environment variable names (~ expanded), else the default. A relative one is taken from the
+    repository's root: every process means the same folder, a notebook's kernel in notebooks/ as well as make."""
+    value = os.environ.get(name)
+    return REPO_ROOT / Path(value).expanduser() if value else default
 
 
 def write_atomically(path: Path, write, *, locked: bool = False) -> None:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from dataclasses import dataclass
 
 from .data import resolve_data_root
 from .errors import UserError
+from .files import REPO_ROOT, path_from_env
 from .synthetic import ensure_synthetic_data
 from .training import optimizer_class
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_ROOT_ENV = "EML_RESULTS_ROOT"  # where results/PROFILE/ lives, if not in the repository (the tests use it)
 
 # Notebook of each exercise, in sheet order (the PDF's chapter order).
@@ -138,7 +137,7 @@ def settings(exercise: str, profile: str = "full", overrides: dict | None = None
     if synthetic:
         data_root = ensure_synthetic_data(REPO_ROOT / "build" / "synthetic-data")
     return Settings(exercise=exercise, profile=profile, synthetic_data=synthetic, data_root=resolve_data_root(data_root),
-                    results_dir=Path(os.environ.get(RESULTS_ROOT_ENV) or REPO_ROOT / "results") / profile,
+                    results_dir=path_from_env(RESULTS_ROOT_ENV, REPO_ROOT / "results") / profile,
                     figures_dir=REPO_ROOT / "figures" / profile,
                     **{**PROFILES[profile][exercise], **copy.deepcopy(overrides or {})})
 

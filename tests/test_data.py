@@ -9,6 +9,9 @@ import torch
 
 from helpers import data, pipelines
 from helpers.errors import UserError
+from helpers.profiles import settings
+
+from conftest import REPO
 
 
 def test_reads_synthetic_mnist_and_cifar(synthetic_root):
@@ -169,6 +172,12 @@ def test_data_root_resolution(monkeypatch, tmp_path):
     assert data.resolve_data_root(tmp_path / "arg") == tmp_path / "arg"
     monkeypatch.delenv(data.DATA_ROOT_ENV)
     assert data.resolve_data_root().name == "data"
+    # a relative one means the same folder in every process: a notebook's kernel runs in notebooks/
+    monkeypatch.setenv(data.DATA_ROOT_ENV, "data/copy")
+    monkeypatch.chdir(REPO / "notebooks")
+    assert data.resolve_data_root() == REPO / "data" / "copy"
+    monkeypatch.setenv("EML_RESULTS_ROOT", "elsewhere")
+    assert settings("3.2", "full", data_root=tmp_path).results_dir == REPO / "elsewhere" / "full"
 
 
 def test_real_mnist_format_files_decode_as_torchvision_reads_them(real_mnist_format_root, tmp_path, monkeypatch):
