@@ -80,8 +80,8 @@ LAB_KERNELS = $(CURDIR)/build/lab
 lab: $(SETUP)
 	@$(PY) -c 'import jupyterlab' 2>/dev/null || { echo "make lab: no JupyterLab for $(PY);" \
 	  "$(PY) -m pip install jupyterlab (make setup puts it into .venv)" >&2; exit 1; }
-	@$(PY) -m ipykernel install --prefix '$(LAB_KERNELS)' --name eml-ex3 --display-name 'EML exercise 3 ($(PY))' \
-	  --env PYTHONPATH '$(CURDIR)' >/dev/null
+	@$(PY) -m ipykernel install --prefix '$(LAB_KERNELS)' --name eml-ex3 --display-name 'EML exercise 3' \
+	  --env PYTHONPATH '$(CURDIR)'$${PYTHONPATH:+:$$PYTHONPATH} >/dev/null
 	JUPYTER_PATH='$(LAB_KERNELS)/share/jupyter'$${JUPYTER_PATH:+:$$JUPYTER_PATH} $(PY) -m jupyterlab \
 	  --ServerApp.root_dir=notebooks --MultiKernelManager.default_kernel_name=eml-ex3 $(LAB_ARGS)
 

@@ -97,15 +97,19 @@ def _how_to_get(name: str, root: Path) -> str:
 
 
 def _not_found(name: str, root: Path, missing: list[Path], expected: int) -> str:
-    """What is missing of a dataset and how to get it; a root that is a dataset's own folder gets the one above."""
+    """What is missing of a dataset and how to get it; for a root inside a dataset's own folder that holds the dataset
+    one level up (DATA_ROOT=data/cifar-10-batches-py), the root that was meant."""
+    inside = next((folder for folder in (root, *root.parents) if folder.name in (_CIFAR_DIR, "MNIST")), None)
+    if inside is not None and all(p.is_file() for p in _expected_paths(name, inside.parent).values()):
+        return (f"{name}: not found in {root}, which lies in a dataset's own folder; the data root is the folder that "
+                f"holds the datasets: {inside.parent} has {name} (DATA_ROOT={inside.parent}).")
+    folder = root / missing[0].relative_to(root).parts[0]
     if len(missing) < expected:
         what = f"{name}: incomplete; missing {', '.join(str(p) for p in missing)}."
+    elif folder.is_dir():
+        what = f"{name}: not found; {folder} holds none of its files."
     else:
-        what = f"{name}: not found in {root} (no {missing[0].relative_to(root).parts[0]}/ there)."
-    inside = next((folder for folder in (root, *root.parents) if folder.name in (_CIFAR_DIR, "MNIST")), None)
-    if inside is not None:
-        what += (f" {root} lies in a dataset's own folder; the data root is the folder that holds the datasets, "
-                 f"probably {inside.parent} (DATA_ROOT={inside.parent}).")
+        what = f"{name}: not found in {root} (no {folder.name}/ there)."
     return f"{what} {_how_to_get(name, root)}"
 
 

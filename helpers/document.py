@@ -27,7 +27,8 @@ from .files import write_atomically
 
 # The renderer, pinned as a pair: pandoc's Typst writer and the Typst compiler must agree on the names of
 # maths symbols (pandoc 3.9 writes `dot.circle` for \odot, which Typst 0.14 still knows and 0.15 does not).
-RENDERER = "typst==0.14.9 pypandoc-binary==1.17"
+# pypdf reads a rendered PDF back (which letters of the names the fonts have).
+RENDERER = "typst==0.14.9 pypandoc-binary==1.17 pypdf==7.1.1"
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "eml_report.typ"
 # pandoc's Markdown: $...$ maths, pipe tables, raw ```{=typst} blocks; no citations (an "@" in a name or a
 # generated sentence is text, not a reference into a bibliography the report does not have).
@@ -37,9 +38,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def check_renderer() -> None:
-    """Raise a UserError naming the pip command if Typst or pandoc (from pypandoc-binary) is missing."""
+    """Raise a UserError naming the pip command if Typst, pandoc (from pypandoc-binary) or pypdf is missing."""
     try:
         import pypandoc
+        import pypdf  # noqa: F401
         import typst  # noqa: F401
         pypandoc.get_pandoc_path()
     except (ImportError, OSError):

@@ -67,7 +67,7 @@ class RunConfig:
             raise UserError(f"learning rate must be a positive number, got {self.lr!r}")
         for name in ("epochs", "batch_size", "test_batch_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not (isinstance(value, int) and value > 0):
+            if not _is_int(value) or value < 1:
                 raise UserError(f"{name} must be a positive integer, got {value!r}")
         if not _is_int(self.seed) or self.seed < 0:
             raise UserError(f"seed must be a non-negative integer, got {self.seed!r}")
@@ -86,8 +86,9 @@ class RunConfig:
         if self.train_subset is None and self.val_size >= n_train:
             raise UserError(f"val_size {self.val_size:,} leaves no training image: {name} has {n_train:,}")
         if self.val_size + (self.train_subset or 0) > n_train:
-            raise UserError(f"val_size {self.val_size:,} plus a training subset of {self.train_subset:,} is more than "
-                            f"{name}'s {n_train:,} training images")
+            held_out = f"val_size {self.val_size:,} plus " if self.val_size else ""
+            raise UserError(f"{held_out}train_subset {self.train_subset:,} is more than {name}'s {n_train:,} training "
+                            "images")
         if (self.test_subset or 0) > n_test:
             raise UserError(f"test_subset {self.test_subset:,} is more than {name}'s {n_test:,} test images")
 

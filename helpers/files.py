@@ -23,9 +23,7 @@ def write_atomically(path: Path, write, *, locked: bool = False) -> None:
     for leftover in path.parent.glob(f".{path.name}-*.tmp") if locked else ():
         leftover.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    os.chmod(tmp, 0o666 & ~current_umask())
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -35,3 +33,17 @@ def write_atomically(path: Path, write, *, locked: bool = False) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (setting it to read it would give files
+    that another thread creates meanwhile the wrong mode)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask

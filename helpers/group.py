@@ -52,11 +52,18 @@ def _members(raw, path: Path) -> tuple[Member, ...]:
         if isinstance(entry, str):
             entry = {"name": entry}
         name = entry.get("name") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str) or _empty(name):
             raise UserError(f"group file {path}: member {i} has no 'name'")
         student_id = entry.get("student_id")
-        members.append(Member(name.strip(), None if student_id in (None, "") else str(student_id).strip()))
+        if student_id is not None and not isinstance(student_id, str):
+            raise UserError(f"group file {path}: member {i}'s student_id is {student_id!r}; write the ID, e.g. 3700001")
+        members.append(Member(name.strip(), None if student_id is None or _empty(student_id) else student_id.strip()))
     return tuple(members)
+
+
+def _empty(text: str) -> bool:
+    """YAML's ways of writing nothing (the file is read as text: null and ~ come as they are typed)."""
+    return text.strip().lower() in ("", "~", "null")
 
 
 def _declarations(raw, path: Path) -> dict[str, bool]:

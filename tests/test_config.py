@@ -17,10 +17,11 @@ def test_group_file_is_read(group_file):
 def test_group_file_values_are_read_as_typed(tmp_path):
     """A student ID with a leading 0 unquoted is not YAML's octal number, a quoted "yes" is yes, a name is a name."""
     path = tmp_path / "group.yml"
-    path.write_text("members:\n  - name: No\n    student_id: 0012345\n  - name: Null\n"
+    path.write_text("members:\n  - name: No\n    student_id: 0012345\n  - name: Nullah\n    student_id: null\n"
+                    "  - name: Tilde\n    student_id: ~\n"
                     "willing_to_present: {3.1: Yes, '3.2': \"yes\", 3.3: false, 3.4: NO}\n", encoding="utf-8")
     group = load_group(path)
-    assert [(m.name, m.student_id) for m in group.members] == [("No", "0012345"), ("Null", None)]
+    assert [(m.name, m.student_id) for m in group.members] == [("No", "0012345"), ("Nullah", None), ("Tilde", None)]
     assert group.willing_to_present == {"3.1": True, "3.2": True, "3.3": False, "3.4": False}
 
 
@@ -30,6 +31,8 @@ def test_group_file_values_are_read_as_typed(tmp_path):
     ("members: []\nwilling_to_present: {}", "'members' must be a list"),
     ("members: [{name: A}, {name: B}, {name: C}, {name: D}, {name: E}]\n", "at most 4 students"),
     ("members: [{student_id: 1}]\n", "member 1 has no 'name'"),
+    ("members: [{name: null}]\n", "member 1 has no 'name'"),
+    ("members: [{name: A, student_id: [1]}]\n", "member 1's student_id is"),
     ("members: [A]\nwilling_to_present: {'3.1': yes, '3.2': yes, '3.3': yes}", "missing 3.4"),
     ("members: [A]\nwilling_to_present: {'3.1': yes, '3.2': yes, '3.3': yes, '3.4': maybe}", "3.4 is 'maybe'"),
     ("members: [A]\nwilling_to_present: {'3.1': yes, '3.2': yes, '3.3': yes, '3.4': no, '3.5': yes}", "unknown 3.5"),

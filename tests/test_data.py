@@ -47,8 +47,13 @@ def test_missing_data_without_network_is_one_clear_error(tmp_path, monkeypatch):
 def test_a_data_root_inside_a_datasets_folder_names_the_one_above(fresh_synthetic_root):
     """DATA_ROOT=data/cifar-10-batches-py is the common slip: the message names the root that was meant."""
     for inside in (fresh_synthetic_root / "cifar-10-batches-py", fresh_synthetic_root / "MNIST" / "raw"):
-        with pytest.raises(UserError, match=rf"lies in a dataset's own folder.*DATA_ROOT={fresh_synthetic_root}\)"):
+        with pytest.raises(UserError, match=rf"lies in a dataset's own folder.*{fresh_synthetic_root} has cifar10 "
+                                            rf"\(DATA_ROOT={fresh_synthetic_root}\)\.$"):
             data.locate("cifar10", inside, download_missing=False)
+    empty = fresh_synthetic_root / "empty"
+    (empty / "cifar-10-batches-py").mkdir(parents=True)
+    with pytest.raises(UserError, match=r"cifar10: not found; \S*/empty/cifar-10-batches-py holds none of its files"):
+        data.locate("cifar10", empty, download_missing=False)
     (fresh_synthetic_root / "cifar-10-batches-py" / "test_batch").unlink()
     with pytest.raises(UserError, match=r"cifar10: incomplete; missing \S*/cifar-10-batches-py/test_batch\. Put"):
         data.locate("cifar10", fresh_synthetic_root, download_missing=False)

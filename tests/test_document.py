@@ -100,9 +100,11 @@ def test_maths_of_3_1_render_with_every_latex_command_used(tmp_path):
 
 
 def test_missing_renderer_is_a_user_error_naming_pip(monkeypatch):
-    monkeypatch.setitem(sys.modules, "typst", None)  # import typst raises ImportError
-    with pytest.raises(UserError, match=r"pip install typst==\S+ pypandoc-binary==\S+"):
-        document.check_renderer()
+    for module in ("typst", "pypdf"):
+        with monkeypatch.context() as m:
+            m.setitem(sys.modules, module, None)  # import raises ImportError
+            with pytest.raises(UserError, match=r"pip install typst==\S+ pypandoc-binary==\S+ pypdf==\S+"):
+                document.check_renderer()
 
 
 def test_typst_error_is_one_message_keeping_the_source():

@@ -175,7 +175,8 @@ def _with_val(history):
     (dict(train_subset=0), "train_subset must be a positive number"),
     (dict(test_subset=-5), "test_subset must be a positive number"),
     (dict(val_size=60000), "val_size 60,000 leaves no training image: MNIST has 60,000"),
-    (dict(val_size=5000, train_subset=56000), "plus a training subset of 56,000 is more than MNIST's 60,000"),
+    (dict(val_size=5000, train_subset=56000), "val_size 5,000 plus train_subset 56,000 is more than MNIST's 60,000"),
+    (dict(train_subset=60001), "^train_subset 60,001 is more than MNIST's 60,000 training images$"),
     (dict(test_subset=10001), "test_subset 10,001 is more than MNIST's 10,000 test images"),
 ])
 def test_bad_config_is_rejected_clearly(changes, message):
