@@ -62,7 +62,8 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
     fetch_data(profile, overrides, data_root)  # here, on the login node: GPU nodes may have no internet
     units = open_units(run_states(profile, overrides, data_root))
     if not units:
-        print(f"[{profile}] nothing to submit: every run is stored. Next: {plan_command('pdf', profile, overrides, data_root)}")
+        print(f"[{profile}] nothing to submit: every run is stored. "
+              f"Next: {plan_command('pdf', profile, overrides, data_root)}")
         return None
     count = min(resources.max_parallel, len(units))
     executor = slurm_executor(resources, LOG_DIR / profile, job_name(profile, overrides), python)
