@@ -25,8 +25,8 @@ import submitit
 from .cluster import LOG_DIR, JobResources, check_resources, format_time, queued_jobs, slurm_executor, whole_number
 from .errors import UserError, run_command
 from .howto import plan_command
-from .profiles import REPO_ROOT, check_profile, parse_overrides
-from .results import config_digest
+from .profiles import REPO_ROOT, check_profile, parse_overrides, shared_settings
+from .results import config_digest, node_local_locks
 from .status import run_states, status_table
 from .workers import Worker, open_units, why_not_here
 
@@ -40,7 +40,6 @@ def job_name(profile: str, overrides: dict | None = None) -> str:
 def fetch_data(profile: str, overrides: dict | None, data_root) -> None:
     """Download the datasets where they are missing, one line each (one clear error without internet)."""
     from .data import DATASETS, ensure_datasets
-    from .profiles import shared_settings
     ensure_datasets(DATASETS, shared_settings(profile, overrides, data_root).data_root)
 
 
@@ -66,6 +65,11 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
               f"Next: {plan_command('pdf', profile, overrides, data_root)}")
         return None
     count = min(resources.max_parallel, len(units))
+    local_locks = node_local_locks(shared_settings(profile, overrides, data_root).results_dir)
+    if local_locks and count > 1:
+        print(f"warning: {local_locks}: its file locks are seen on one node only, so workers on different nodes can "
+              "train the same run at once (the results stay right, the GPU time is lost). Use MAX_PARALLEL=1, or put "
+              "the results on a filesystem with shared locks (EML_RESULTS_ROOT=...).", file=sys.stderr)
     executor = slurm_executor(resources, LOG_DIR / profile, job_name(profile, overrides), python)
     launch = {"command": "make sbatch", "workers": count, "resources": asdict(resources)}
     try:

@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,46 @@ def _unlockable(lock: Path, err: OSError) -> UserError:
     return UserError(f"cannot lock {lock} ({err.strerror or err}): its filesystem does not support file locks "
                      "(flock), which keep two workers from training one run. Put the results on a filesystem "
                      "that does, e.g. EML_RESULTS_ROOT=/path/on/such/a/filesystem.")
+
+
+def node_local_locks(folder: Path, mountinfo: str | None = None) -> str | None:
+    """Why file locks in this folder are seen on this node only, read from its mount (Linux's /proc/self/mountinfo):
+    workers on other nodes would not see them. None where the mount shares them or cannot tell."""
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text()
+        except OSError:
+            return None
+    folder = Path(os.path.abspath(folder))
+    mounts = {}
+    for line in mountinfo.splitlines():  # ID PARENT DEV ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+        fields, _, rest = line.partition(" - ")
+        fields, rest = fields.split(), rest.split()
+        if len(fields) >= 6 and len(rest) >= 2:
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])  # \040 is a space
+            mounts[point] = (rest[0], set(fields[5].split(",")) | set(",".join(rest[2:]).split(",")))
+    point = max((p for p in mounts if folder == Path(p) or Path(p) in folder.parents), key=len, default=None)
+    if point is None:
+        return None
+    fstype, options = mounts[point]
+    if fstype.startswith("nfs") and options & {"local_lock=flock", "local_lock=all"}:
+        lock = next(o for o in options if o.startswith("local_lock="))
+        return f"{point} is an NFS mount with {lock}"
+    if fstype == "lustre" and "localflock" in options:
+        return f"{point} is a Lustre mount with localflock"
+    if fstype == "beegfs" and not _beegfs_global_locks(options):
+        return f"{point} is a BeeGFS mount without tuneUseGlobalFileLocks"
+    return None
+
+
+def _beegfs_global_locks(options: set[str]) -> bool:
+    """True if the BeeGFS client's configuration shares file locks between nodes (its default does not)."""
+    config = next((o.split("=", 1)[1] for o in options if o.startswith("cfgFile=")), "/etc/beegfs/beegfs-client.conf")
+    try:
+        text = Path(config).read_text()
+    except OSError:
+        return False
+    return bool(re.search(r"^\s*tuneUseGlobalFileLocks\s*=\s*true\b", text, re.MULTILINE | re.IGNORECASE))
 
 
 def _rewrite(handle, text: str) -> None:

@@ -1,9 +1,10 @@
 """The results store through `run`: new data is a new run; a bad file is one clear error and loses nothing."""
 import json
 import os
-import stat
 import re
 import shutil
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,36 @@ def test_stored_files_are_readable_as_ordinary_files_for_the_group(tmp_path):
         os.umask(old)
     assert stat.S_IMODE(files.result.stat().st_mode) == 0o644
     assert stat.S_IMODE(files.checkpoint.stat().st_mode) == 0o644
+
+
+# Mounts as /proc/self/mountinfo lists them: a home on NFS with shared locks, a scratch whose locks stay on the node,
+# Lustre with and without localflock (a mount point with a space, escaped as \040), BeeGFS by its default client.
+MOUNTINFO = r"""22 1 0:21 / / rw - ext4 /dev/sda1 rw
+40 22 0:50 / /home rw,relatime shared:20 - nfs4 server:/export/home rw,vers=4.2,local_lock=none,addr=10.0.0.1
+41 22 0:51 / /scratch rw,relatime - nfs server:/scratch rw,vers=3,local_lock=all
+42 22 0:52 / /work\040dir rw - lustre 1@o2ib:/fs rw,localflock
+43 22 0:53 / /lustre rw - lustre 1@o2ib:/fs rw,flock
+44 22 0:54 / /beegfs rw - beegfs beegfs_nodev rw,cfgFile=/nonexistent/beegfs-client.conf
+45 40 0:55 / /home/u/local rw - nfs4 server:/x rw,local_lock=flock
+"""
+
+
+@pytest.mark.parametrize("folder, reason", [
+    ("/home/u/eml/results", None),
+    ("/scratch/u/eml/results", "/scratch is an NFS mount with local_lock=all"),
+    ("/home/u/local/eml/results", "/home/u/local is an NFS mount with local_lock=flock"),  # the deepest mount
+    ("/work dir/eml/results", "/work dir is a Lustre mount with localflock"),
+    ("/lustre/eml/results", None),
+    ("/beegfs/eml/results", "/beegfs is a BeeGFS mount without tuneUseGlobalFileLocks"),
+    ("/tmp/results", None),
+])
+def test_mounts_whose_locks_stay_on_one_node_are_named(folder, reason):
+    """make sbatch warns about them: workers on two nodes would not see each other's locks."""
+    assert results.node_local_locks(Path(folder), MOUNTINFO) == reason
+
+
+def test_a_beegfs_client_with_global_locks_shares_them(tmp_path):
+    config = tmp_path / "beegfs-client.conf"
+    config.write_text("sysMgmtdHost = mgmt\ntuneUseGlobalFileLocks = true\n")
+    mountinfo = f"44 22 0:54 / /beegfs rw - beegfs beegfs_nodev rw,cfgFile={config}\n"
+    assert results.node_local_locks(Path("/beegfs/results"), mountinfo) is None
