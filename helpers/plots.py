@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import ticker
 
+from .findings.runs import timing_of
+
 _STYLE = {"figure.figsize": (7.0, 4.2), "figure.dpi": 110, "savefig.dpi": 160, "axes.grid": True,
           "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False, "legend.fontsize": 8.5,
           "legend.frameon": False, "font.size": 10, "pdf.fonttype": 42}  # PDF: embedded TrueType, text stays text
@@ -71,6 +73,16 @@ def seed_band(histories, x: str = "epoch", split: str = "test") -> SeedBand | No
                     tuple(ys.max(axis=0).tolist()), len(runs), n, max(lengths) > n)
 
 
+def timed_alone(label: str, value) -> tuple[str, list]:
+    """A curve over training time: its seeds timed alone where only some were (another run training on the same
+    machine stretches the time axis), the label saying how many; all of them otherwise (the text says why)."""
+    runs = _runs(value)
+    alone = [h for h in runs if timing_of(h)[0] in ("alone", "unknown")]
+    if not alone or len(alone) == len(runs):
+        return label, runs
+    return f"{label}: {len(alone)} of {len(runs)} seeds, those timed alone", alone
+
+
 def _legend(label: str, band: SeedBand, shared_note: bool = False) -> str:
     if band.seeds == 1 or shared_note:
         return label
@@ -122,8 +134,11 @@ def plot_accuracy(histories: dict, x: str = "epoch", split: str = "test", title:
 
     With several seeds per label: the per-epoch mean as a line, min..max over the seeds shaded, all
     cut to the shortest run (a diverged seed stops early; the legend says so). Labels without runs are left out.
+    Over training time, seeds timed while other runs shared the machine are left out where others were not.
     """
     _, xlabel = _X[x]
+    if x == "time":
+        histories = dict(timed_alone(label, value) for label, value in histories.items())
     bands = {label: band for label, value in histories.items() if (band := seed_band(value, x, split)) is not None}
     note = _seed_note(list(bands.values()))
     with plt.rc_context(_STYLE):

@@ -85,3 +85,15 @@ def test_one_seed_note_for_all_curves_becomes_the_legend_title():
     legend = fig.axes[0].get_legend()
     assert legend.get_title().get_text() == "Mean of 2 seeds, band min–max"
     assert [t.get_text() for t in legend.get_texts()] == ["SGD", "Adam"]
+
+
+def test_over_training_time_a_seed_timed_while_sharing_is_left_out_where_others_were_not():
+    """Another run on the same machine stretches a seed's time: the time axis shows the seeds timed alone."""
+    alone = [make_history([0.3, 0.5], train_time=[10, 10], seed=s, sharing=[0, 0]) for s in (1, 2)]
+    shared = make_history([0.3, 0.5], train_time=[40, 40], seed=3, sharing=[1, 1])
+    fig = plot_accuracy({"CNN": alone + [shared], "MLP": [make_history([0.2, 0.3], sharing=[1, 1])]}, x="time")
+    curves = {line.get_label(): line.get_xdata().tolist() for line in fig.axes[0].get_lines()}
+    assert curves["CNN: 2 of 3 seeds, those timed alone (mean of 2 seeds, band min–max)"] == [10, 20]  # not 40, 80
+    assert curves["MLP"] == [1, 2]  # no seed timed alone: the one there is (the text says its time is not compared)
+    over_epochs = plot_accuracy({"CNN": alone + [shared]}, x="epoch")
+    assert [line.get_label() for line in over_epochs.axes[0].get_lines()] == ["CNN"]  # epochs: every seed
