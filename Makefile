@@ -102,7 +102,7 @@ sbatch: $(SETUP)
 	@$(PY) -m helpers.jobs submit $(PLAN_ARGS) --partition '$(PARTITION)' --time '$(TIME)' --cpus '$(CPUS)' \
 	  --mem '$(MEM)' --gpus '$(GPUS)' --max-parallel '$(MAX_PARALLEL)'
 
-## gpu-check  every CUDA path in under two minutes (pipelines, models, optimizers, resume, timing); needs only torch
+## gpu-check  every CUDA path in under two minutes (pipelines, models, optimizers, resume, timing); no papermill needed
 gpu-check: $(SETUP)
 	$(PY) -m helpers.gpucheck
 

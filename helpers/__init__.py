@@ -6,7 +6,8 @@ observed (that text), formatting (numbers as text), plots, gradients (3.1's exac
 document and handin (the PDF), jobs and cluster (SLURM).
 
 Names are imported from their module on first use, so that a cluster task or `make gpu-check`
-(`python -m helpers.jobs`, `python -m helpers.gpucheck`) needs torch alone, not the notebook stack.
+(`python -m helpers.jobs`, `python -m helpers.gpucheck`) needs the training stack alone (torch, torchvision, numpy,
+Pillow, tqdm), not the notebook stack.
 """
 import importlib
 
