@@ -206,4 +206,15 @@ def parse_overrides(text: str | None) -> dict:
         raise UserError(f"OVERRIDES is not valid JSON ({err}): write e.g. OVERRIDES='{{\"epochs\": 5}}'") from None
     if not isinstance(value, dict):
         raise UserError(f"OVERRIDES must be a JSON object such as {{\"epochs\": 5}}, got {text}")
-    return value
+    return canonical_names(value)
+
+
+def canonical_names(overrides: dict) -> dict:
+    """The overrides with optimizers named as torch names them ("adam" is Adam), as their runs are: one plan has one
+    job name, one line on the title page and one command in the hints, however it was typed."""
+    named = dict(overrides)
+    if isinstance(named.get("optimizer"), str):
+        named["optimizer"] = optimizer_class(named["optimizer"]).__name__
+    if isinstance(named.get("optimizers"), list) and all(isinstance(o, str) for o in named["optimizers"]):
+        named["optimizers"] = [optimizer_class(o).__name__ for o in named["optimizers"]]
+    return named

@@ -128,6 +128,18 @@ def test_optimizer_names_are_torchs_in_any_case(tmp_path):
     assert settings("3.2", "full", {"optimizer": "adagrad"}, data_root=tmp_path).optimizer == "Adagrad"
 
 
+def test_overrides_from_the_command_line_name_optimizers_as_torch_does():
+    """OVERRIDES='{"optimizers": ["sgd", "adam"]}' is the same plan as SGD and Adam: one job name, one title line."""
+    from helpers.jobs import job_name
+    from helpers.profiles import parse_overrides
+    typed = parse_overrides('{"optimizers": ["sgd", "adam"], "optimizer": "rmsprop", "epochs": 3}')
+    assert typed == {"optimizers": ["SGD", "Adam"], "optimizer": "RMSprop", "epochs": 3}
+    assert job_name("full", typed) == job_name("full", {"optimizers": ["SGD", "Adam"], "optimizer": "RMSprop",
+                                                        "epochs": 3})
+    with pytest.raises(UserError, match="unknown optimizer 'adamm'"):
+        parse_overrides('{"optimizers": ["adamm"]}')
+
+
 def test_settings_are_typed_and_frozen(tmp_path):
     import dataclasses
     s = settings("3.4", "smoke", {"optimizers": ["Adam"]}, data_root=tmp_path)
