@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
+from .files import REPO_ROOT
 
 # The course's job script: `--gres gpu:1 --mem 5G --cpus-per-task 1 --time 30:00 -p exercise-eml`.
 COURSE_PARTITION = "exercise-eml"
-LOG_DIR = Path(__file__).resolve().parents[1] / "slurm" / "logs"
+LOG_DIR = REPO_ROOT / "slurm" / "logs"
 WARNING_SECONDS = 120  # SIGUSR2 this long before the time limit: submitit requeues the worker, which resumes
 MAX_REQUEUES = 5       # time-limit requeues of one worker; then `make sbatch` again goes on
 SLURM_TIMEOUT = 60     # seconds a SLURM command may take to answer

@@ -25,6 +25,7 @@ from .synthetic import MARKER as SYNTHETIC_MARKER
 DATA_ROOT_ENV = "EML_DATA_ROOT"
 DATASETS = ("mnist", "cifar10")
 OFFICIAL_SIZES = {"mnist": (60000, 10000), "cifar10": (50000, 10000)}  # training and test images of the real files
+DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}  # as the text names them
 
 _MNIST_FILES = {  # role -> file name in ROOT/MNIST/raw/, as torchvision lays them out
     "train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",

@@ -82,7 +82,7 @@ class RunConfig:
     def _check_sizes_fit(self, n_train: int, n_test: int):
         """The validation split and the subsets must fit into the real dataset (smaller stand-ins are checked
         when their files are read)."""
-        name = {"mnist": "MNIST", "cifar10": "CIFAR-10"}[self.dataset]
+        name = datamod.DATASET_NAMES[self.dataset]
         if self.train_subset is None and self.val_size >= n_train:
             raise UserError(f"val_size {self.val_size:,} leaves no training image: {name} has {n_train:,}")
         if self.val_size + (self.train_subset or 0) > n_train:

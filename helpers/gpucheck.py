@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from .experiment import RunConfig, run, run_files
+from .files import REPO_ROOT
 from .synthetic import write_stand_ins
 from .training import synchronize
 
@@ -33,7 +34,6 @@ SIZES = {
     "cpu": dict(stand_ins=dict(n_mnist=1000, n_cifar=1000, n_test=300), train_subset=400, test_subset=200,
                 val_size=100, optimizer_subset=200, resume_epochs=3, matrix=384),
 }
-REPO = Path(__file__).resolve().parents[1]
 
 # The start of a run in a fresh process (like a requeued task): with "pause" as its fourth argument it stops one
 # step into epoch 2, after its first checkpoint, says so and waits to be killed, so that the kill comes at a known
@@ -109,12 +109,12 @@ def _resume_check(device: str, root: Path, wait_s: float = 300) -> tuple:
     results = Path(tempfile.mkdtemp(dir=root))
     files = run_files(config, root, results, download_missing=False)
     argv = [sys.executable, "-c", _TRAIN, json.dumps(config.__dict__), str(root), str(results)]
-    victim = subprocess.Popen(argv + ["pause"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    victim = subprocess.Popen(argv + ["pause"], cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     paused = _line_within(victim, "paused in epoch 2", wait_s)
     victim.send_signal(signal.SIGKILL)
     victim.communicate()
     cut_after = len(files.load_checkpoint()["records"]) if files.checkpoint.exists() else 0
-    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True)
     outcome = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {}
     ok = (paused and cut_after == 1 and outcome.get("records") == config.epochs
           and [r["after_epoch"] for r in outcome.get("resumes", [])] == [1]

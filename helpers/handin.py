@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .data import DATASET_NAMES
 from .errors import UserError
 from .formatting import markdown_text
 from .group import EXERCISES, Group
@@ -17,7 +18,6 @@ COURSE = "Embedded Machine Learning, Winter Term 2025/26"
 INSTITUTE = "Heidelberg University, Institute of Computer Engineering"
 SHEET = "Exercise 3"
 SUBTITLE = "Gradients by hand, autograd, MLP vs. CNN, optimizers"
-DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 
 
 def hardware_lines(profile: str, overrides: dict | None = None, data_root=None) -> list[str]:
