@@ -343,6 +343,15 @@ def test_ranking_chains_overlaps_and_finds_a_clear_leader():
     assert r.groups == (("A",), ("C", "B")) and r.leader == "A" and r.first_epoch_clear is True
 
 
+def test_ranking_keeps_the_pairs_that_a_chain_of_overlaps_joins_but_seeds_separate():
+    """Overlap does not carry over: A overlaps B and B overlaps C, yet A's worst seed can be above C's best."""
+    r = rank_arms({"Adagrad": _seeds([0.478, 0.485, 0.492]), "RMSprop": _seeds([0.447, 0.48, 0.489]),
+                   "Adam": _seeds([0.414, 0.43, 0.491]), "SGD": _seeds([0.404, 0.41, 0.43])})
+    assert r.groups == (("Adagrad", "RMSprop", "Adam", "SGD"),) and r.leader is None
+    assert r.apart_in_groups == (("Adagrad", "SGD"), ("RMSprop", "SGD"))
+    assert rank_arms({"A": _seeds([0.5, 0.6]), "B": _seeds([0.55, 0.65])}).apart_in_groups == ()
+
+
 def test_ranking_with_one_seed_has_no_groups_and_equal_means_keep_their_order():
     r = rank_arms({"SGD": _seeds([0.6]), "Adam": _seeds([0.7]), "Adagrad": _seeds([0.6])})
     assert [a.label for a in r.arms] == ["Adam", "SGD", "Adagrad"]

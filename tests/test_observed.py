@@ -242,7 +242,8 @@ def test_sweep_text_in_the_singular_and_plural():
     text = observed.optimizer_sweep(sweep(two))
     assert "Adam and RMSprop chose small rates (0.003 or below), as their per-parameter" in text
     assert "Stuck at chance (never above 15 % on the validation split): RMSprop at 0.1." in text
-    assert "No run present diverged." in text
+    assert "No run diverged." in text
+    assert "No stored run diverged." in observed.optimizer_sweep(sweep({**two, ("SGD", 0.1): None}))
 
 
 def test_tables_mark_states_and_name_devices_as_recorded():
@@ -304,7 +305,7 @@ def test_sweep_names_each_chosen_rate_once_and_each_optimizer_once_per_list():
             ("Adam", 0.001): _rate_run([0.3, 0.6], 0.001), ("RMSprop", 0.01): _rate_run([0.3, 0.4], 0.01),
             ("RMSprop", 0.001): _rate_run([0.3, 0.6], 0.001)}
     assert observed.optimizer_sweep(sweep(runs)) == (
-        "**Observed.** Chosen rates: SGD 0.1, Adam 0.001 and RMSprop 0.001. No run present diverged. Stuck at chance "
+        "**Observed.** Chosen rates: SGD 0.1, Adam 0.001 and RMSprop 0.001. No run diverged. Stuck at chance "
         "(never above 15 % on the validation split): SGD at 0.01 and 0.001; Adam at 0.1. Adam and RMSprop chose small "
         "rates (0.003 or below), as their per-parameter step normalisation predicts.")
 
@@ -360,6 +361,21 @@ def test_ranking_names_a_group_of_overlapping_ranges_once():
                                                 "C": _seeds([0.5, 0.52]), "D": _seeds([0.51, 0.55])}))
     assert ("A leads: its worst seed is above every other optimizer's best seed. Behind it their ranges separate, "
             "best first: B, then D and C (overlapping: cannot be told apart).") in led
+
+
+def test_ranking_never_calls_a_pair_that_seeds_separate_indistinguishable():
+    """Seen on real CIFAR-10: four optimizers chained by overlaps, yet SGD's best seed below two others' worst."""
+    chain = rank_arms({"Adagrad": _seeds([0.478, 0.485, 0.492]), "RMSprop": _seeds([0.447, 0.48, 0.489]),
+                       "Adam": _seeds([0.414, 0.43, 0.491]), "SGD": _seeds([0.404, 0.41, 0.43])})
+    text = observed.optimizer_ranking(chain)
+    assert "cannot be told apart (their ranges overlap)" not in text
+    assert ("At 3 seeds, the ranges of Adagrad, RMSprop, Adam and SGD overlap in a chain, yet SGD's best seed is "
+            "below the worst of Adagrad and RMSprop; every other pair of them cannot be told apart.") in text
+    behind = observed.optimizer_ranking(rank_arms({"A": _seeds([0.8, 0.82]), "B": _seeds([0.60, 0.66]),
+                                                   "C": _seeds([0.57, 0.62]), "D": _seeds([0.55, 0.58]),
+                                                   "E": _seeds([0.40, 0.45])}))
+    assert ("Behind it their ranges separate, best first: B, C and D (overlapping in a chain, yet D's best seed is "
+            "below B's worst), then E.") in behind
 
 
 def test_run_sentence_names_the_best_accuracy_only_where_it_is_not_the_final_one():

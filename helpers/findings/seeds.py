@@ -160,6 +160,7 @@ class OptimizerRanking:
     missing: tuple[str, ...]                    # arms without any run
     seeds: int                                  # the smallest number of seeds of a present arm (0: none)
     groups: tuple[tuple[str, ...], ...] | None  # runs of arms whose ranges connect, best first; None: single seed
+    apart_in_groups: tuple[tuple[str, str], ...]  # pairs of one group that seeds still separate (first above second)
     leader: str | None                          # the best arm if its range is above every other's, else None
     first_epoch_leader: str | None              # highest mean test accuracy after epoch 1 (equal: the better ranked)
     first_epoch_clear: bool | None              # its worst seed above every other arm's best seed; None: single seed
@@ -184,6 +185,14 @@ def _groups(arms: list[Arm]) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(sorted(g, key=order.__getitem__)) for g in groups)
 
 
+def _apart_in_groups(groups, arms: list[Arm]) -> tuple[tuple[str, str], ...]:
+    """Pairs inside one group whose ranges do not overlap (the first's worst seed above the second's best): a chain
+    of overlaps joins them (A overlaps B, B overlaps C), yet seeds tell these two apart (A above C)."""
+    by_label = {a.label: a for a in arms}
+    return tuple((high, low) for group in groups or () for i, high in enumerate(group) for low in group[i + 1:]
+                 if by_label[high].low > by_label[low].high)
+
+
 def rank_arms(histories) -> OptimizerRanking:
     """Return the ranking of {label: History | [History, ...] | None} (e.g. each optimizer at its chosen rate)."""
     arms = [arm(label, h) for label, h in histories.items()]
@@ -199,6 +208,7 @@ def rank_arms(histories) -> OptimizerRanking:
     gaps = [a for a in present if a.gap_mean is not None]
     return OptimizerRanking(
         arms=tuple(present), missing=tuple(a.label for a in arms if not a.n), seeds=seeds, groups=groups,
+        apart_in_groups=_apart_in_groups(groups, present),
         leader=leader, first_epoch_leader=first and first.label, first_epoch_clear=clear,
         widest_gap=max(gaps, key=lambda a: abs(a.gap_mean)).label if gaps else None,
         narrowest_gap=min(gaps, key=lambda a: abs(a.gap_mean)).label if gaps else None)

@@ -204,7 +204,8 @@ def optimizer_sweep(s: OptimizerSweep) -> str:
     chosen = join_words(f"{opt} {rate(c.chosen) if c.chosen is not None else 'none (no usable rate)'}"
                         for opt, c in s.choices)
     text = [f"{plural(len(s.choices), 'Chosen rate')}: {chosen}."]
-    text.append(f"Diverged runs: {_by_optimizer(s.diverged)}." if s.diverged else "No run present diverged.")
+    text.append(f"Diverged runs: {_by_optimizer(s.diverged)}." if s.diverged else
+                f"No {'stored ' if s.missing else ''}run diverged.")
     if s.at_chance:
         text.append(f"Stuck at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split): "
                     f"{_by_optimizer(s.at_chance)}.")
@@ -228,6 +229,23 @@ def _gap(gap: float) -> str:
     return f"{size}, {'training above test' if gap > 0 else 'test above training'}"
 
 
+def _apart(group, apart_pairs) -> str:
+    """The pairs of an overlapping group that seeds still separate, in words ("" if none), by the lower arm of each:
+    "SGD's best seed is below the worst of Adagrad and RMSprop"."""
+    above = {low: [high for high, other in apart_pairs if other == low] for low in group}
+    return join_words(f"{low}'s best seed is below " + (f"{highs[0]}'s worst" if len(highs) == 1 else
+                                                        f"the worst of {join_words(highs)}")
+                      for low, highs in above.items() if highs)
+
+
+def _overlapping(group, apart_pairs) -> str:
+    """What a group of several overlapping arms is, after its names in a ranking ("" for one arm)."""
+    if len(group) == 1:
+        return ""
+    apart = _apart(group, apart_pairs)
+    return f" (overlapping in a chain, yet {apart})" if apart else " (overlapping: cannot be told apart)"
+
+
 def optimizer_ranking(r: OptimizerRanking) -> str:
     """Return the Markdown of the ranking across seeds: order, what seeds can separate, first epoch, train/test gap."""
     if not r.arms:
@@ -245,11 +263,13 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
             text.append(f"{r.leader} leads: its worst seed is above every other optimizer's best seed.")
         rest = r.groups[1:] if r.leader else r.groups
         if len(rest) == 1 and len(rest[0]) > 1:
-            text.append(f"At {r.seeds} seeds, these cannot be told apart (their ranges overlap): {join_words(rest[0])}.")
-        elif len(rest) > 1:  # each group once, in order; a group of several is one that seeds cannot split
+            apart = _apart(rest[0], r.apart_in_groups)
+            text.append(f"At {r.seeds} seeds, these cannot be told apart (their ranges overlap): {join_words(rest[0])}."
+                        if not apart else f"At {r.seeds} seeds, the ranges of {join_words(rest[0])} overlap in a chain, "
+                        f"yet {apart}; every other pair of them cannot be told apart.")
+        elif len(rest) > 1:  # each group once, in order; a group of several is one that seeds cannot split as a whole
             text.append(f"{'Behind it' if r.leader else f'At {r.seeds} seeds'} their ranges separate, best first: "
-                        + ", then ".join(join_words(g) + (" (overlapping: cannot be told apart)" if len(g) > 1 else "")
-                                         for g in rest) + ".")
+                        + ", then ".join(join_words(g) + _overlapping(g, r.apart_in_groups) for g in rest) + ".")
     if len(r.arms) > 1:
         lead = r.arm(r.first_epoch_leader)
         clear = {True: ", above every other optimizer's seeds", False: ", within the range of others' seeds",
