@@ -9,13 +9,17 @@ Nothing is typed in: every setting and figure comes from this build and the stor
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .data import DATA_ROOT_ENV, resolve_data_root
+from .files import path_from_env
 from .formatting import join_words, markdown_table, plural
-from .profiles import REPO_ROOT
+from .profiles import REPO_ROOT, RESULTS_ROOT_ENV, SYNTHETIC_PROFILES
 
 TITLE = "How this report was made, and how to run it"
 
@@ -28,25 +32,36 @@ class Build:
     data_root: str | None
     workers: int
     python: str            # the interpreter, relative to the repository where it lies inside
+    results_root: str | None = None  # $EML_RESULTS_ROOT's folder where it is not the repository's results/
+
+
+def shown(path: Path) -> str:
+    """A path as a command names it: relative to the repository where it lies inside."""
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def this_build(profile: str, overrides: dict | None, data_root, workers: int) -> Build:
-    """The build's settings, with the Python it runs on."""
-    python = Path(sys.executable)
-    try:
-        shown = str(python.relative_to(REPO_ROOT))
-    except ValueError:
-        shown = str(python)
-    return Build(profile, dict(overrides or {}), str(data_root) if data_root else None, workers, shown)
+    """The build's settings, with the Python it runs on, and the folders that environment variables chose: the
+    commands on the page name them, so that they read from the same data and results."""
+    if data_root is None and os.environ.get(DATA_ROOT_ENV) and profile not in SYNTHETIC_PROFILES:
+        data_root = shown(resolve_data_root())
+    results = path_from_env(RESULTS_ROOT_ENV, REPO_ROOT / "results")
+    results_root = None if results.resolve() == (REPO_ROOT / "results").resolve() else shown(results)
+    return Build(profile, dict(overrides or {}), str(data_root) if data_root else None, workers,
+                 shown(Path(sys.executable)), results_root)
 
 
 def make_command(target: str, build: Build, **variables) -> str:
-    """`make TARGET` as a user types it, with this build's profile, overrides, data root and Python."""
-    parts = ["make", target] + ([f"PROFILE={build.profile}"] if build.profile != "full" else [])
+    """`make TARGET` as a user types it, with this build's profile, overrides, data root, results folder and Python."""
+    parts = [f"{RESULTS_ROOT_ENV}={shlex.quote(build.results_root)}"] if build.results_root else []
+    parts += ["make", target] + ([f"PROFILE={build.profile}"] if build.profile != "full" else [])
     if build.overrides:  # with JSON's spaces: the page breaks a long command there
         parts.append(f"OVERRIDES='{json.dumps(build.overrides)}'")
     if build.data_root:
-        parts.append(f"DATA_ROOT={build.data_root}")
+        parts.append(f"DATA_ROOT={shlex.quote(build.data_root)}")
     parts += [f"{name.upper()}={value}" for name, value in variables.items()]
     if build.python != ".venv/bin/python":
         parts.append(f"PY={build.python}")
@@ -108,7 +123,7 @@ def unique(launches: list[dict]) -> list[dict]:
     return [json.loads(text) for text in dict.fromkeys(json.dumps(launch, sort_keys=True) for launch in launches)]
 
 
-def where_text(runs: list[tuple[tuple[str, ...], object]], profile: str) -> str:
+def where_text(runs: list[tuple[tuple[str, ...], object]], build: Build) -> str:
     """Where and how long the runs trained, per chapter: runs, seeds, training and evaluation time, machines."""
     if not runs:
         return "**Where the runs trained.** No run is stored."
@@ -129,8 +144,8 @@ def where_text(runs: list[tuple[tuple[str, ...], object]], profile: str) -> str:
     table = markdown_table(columns, rows)
     return (f"**Where the runs trained.** {len(runs)} {plural(len(runs), 'run')} in all, {minutes(total)} of training "
             "(a run that two chapters show counts in both rows). Every run is stored as JSON in "
-            f"`results/{profile}/` (configuration, every epoch, the machine): a stored run is loaded, never "
-            f"trained again, so `make pdf` renders from them without training.\n\n{table}")
+            f"`{build.results_root or 'results'}/{build.profile}/` (configuration, every epoch, the machine): a stored "
+            f"run is loaded, never trained again, so `make pdf` renders from them without training.\n\n{table}")
 
 
 def train_seconds(history) -> float:
@@ -160,8 +175,7 @@ def started(history) -> str:
 
 def archive_text(build: Build, zip_name: str, stored: int) -> str:
     """What `make zip` packs and the one command that renders this PDF again from it."""
-    from .profiles import SYNTHETIC_PROFILES
-    again = make_command("pdf", build)
+    again = make_command("pdf", replace(build, results_root=None))  # the archive's own results/
     data = ("its stand-in data is generated on the way" if build.profile in SYNTHETIC_PROFILES and not build.data_root
             else f"with the same dataset files in `{build.data_root or 'data/'}`, byte for byte: the stored runs are "
                  "keyed by their checksums; `make data` downloads the official release")
@@ -177,4 +191,4 @@ def howto_markdown(build: Build, runs: list[tuple[tuple[str, ...], object]], zip
     """The closing chapter: environment, commands, where and how long the runs trained, the archive."""
     launches = [(h.environment or {}).get("launch") for _, h in runs]
     return "\n\n".join([f"# {TITLE}", environment_text(build), commands_text(build, [l for l in launches if l]),
-                        where_text(runs, build.profile), archive_text(build, zip_name, len(runs))])
+                        where_text(runs, build), archive_text(build, zip_name, len(runs))])

@@ -94,6 +94,25 @@ def test_smoke_pdf_closes_with_how_it_was_made_and_how_to_run_it(smoke_pdf, own_
     assert "sources/results/smoke/" in closing and "stand-in data is generated" in closing
 
 
+def test_the_closing_page_names_the_folders_that_environment_variables_chose(tmp_path, monkeypatch):
+    """With EML_RESULTS_ROOT and EML_DATA_ROOT set, the page's commands read the same results and data; its command
+    for the unpacked archive does not: the archive holds its own results/."""
+    from findings_factory import make_history
+    from helpers import howto
+    monkeypatch.setenv("EML_RESULTS_ROOT", str(tmp_path / "scratch"))
+    monkeypatch.setenv("EML_DATA_ROOT", "data/copy")
+    page = howto.howto_markdown(howto.this_build("full", {"epochs": 3}, None, 1), [(("3.2",), make_history([0.5]))],
+                                "exercise03.zip")
+    assert f"EML_RESULTS_ROOT={tmp_path / 'scratch'} make pdf OVERRIDES='{{\"epochs\": 3}}' DATA_ROOT=data/copy" in page
+    assert f"stored as JSON in `{tmp_path / 'scratch'}/full/`" in page
+    assert "`cd sources`, then `make pdf OVERRIDES='{\"epochs\": 3}' DATA_ROOT=data/copy" in page
+    monkeypatch.setenv("EML_RESULTS_ROOT", "results")  # the repository's own, named
+    monkeypatch.delenv("EML_DATA_ROOT")
+    build = howto.this_build("full", None, None, 1)
+    assert build.results_root is None and build.data_root is None
+    assert "stored as JSON in `results/full/`" in howto.where_text([(("3.2",), make_history([0.5]))], build)
+
+
 def test_smoke_pdf_has_metadata_bookmarks_and_page_numbers(smoke_pdf):
     pdf, _, _ = smoke_pdf
     reader = PdfReader(pdf)
