@@ -6,6 +6,7 @@ earlier attempt was cut off), stores the result and returns it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +32,8 @@ class NotStored(UserError):
     """The run has no stored result and training was not allowed here."""
 
 
-def _is_int(value) -> bool:
+def is_int(value) -> bool:
+    """True for an integer, not for a bool (JSON's and YAML's true would otherwise count as 1)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -63,19 +65,19 @@ class RunConfig:
             raise UserError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)}")
         if self.pipeline not in pipelines.PIPELINES:
             raise UserError(f"unknown pipeline {self.pipeline!r}; choose one of: {', '.join(pipelines.PIPELINES)}")
-        if isinstance(self.lr, bool) or not (isinstance(self.lr, (int, float)) and self.lr > 0):
+        if isinstance(self.lr, bool) or not (isinstance(self.lr, (int, float)) and 0 < self.lr < math.inf):
             raise UserError(f"learning rate must be a positive number, got {self.lr!r}")
         for name in ("epochs", "batch_size", "test_batch_size"):
             value = getattr(self, name)
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise UserError(f"{name} must be a positive integer, got {value!r}")
-        if not _is_int(self.seed) or self.seed < 0:
+        if not is_int(self.seed) or self.seed < 0:
             raise UserError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if not _is_int(self.val_size) or self.val_size < 0:
+        if not is_int(self.val_size) or self.val_size < 0:
             raise UserError(f"val_size must be a non-negative number of images, got {self.val_size!r}")
         for name in ("train_subset", "test_subset"):
             value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 1):
+            if value is not None and (not is_int(value) or value < 1):
                 raise UserError(f"{name} must be a positive number of images (or null for the whole set), got {value!r}")
         self._check_sizes_fit(*datamod.OFFICIAL_SIZES[self.dataset])
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .data import resolve_data_root
 from .errors import UserError
+from .experiment import is_int
 from .files import REPO_ROOT, path_from_env
 from .synthetic import ensure_synthetic_data
 from .training import optimizer_class
@@ -104,9 +105,9 @@ class Settings:
                 raise UserError(f"{name} lists {', '.join(twice)} more than once: {list(getattr(self, name))!r}")
             object.__setattr__(self, name, tuple(value))
         object.__setattr__(self, "optimizer", optimizer_class(self.optimizer).__name__)
-        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
+        if not is_int(self.seeds) or self.seeds < 1:
             raise UserError(f"seeds must be a positive integer (the number of seeds), got {self.seeds!r}")
-        if "val_size" in KNOWN[self.exercise] and (not isinstance(self.val_size, int) or self.val_size < 1):
+        if "val_size" in KNOWN[self.exercise] and (not is_int(self.val_size) or self.val_size < 1):
             raise UserError(f"val_size must be a positive number of images for {self.exercise}: its learning rates are "
                             f"chosen on that validation split, never on the test set; got {self.val_size!r}")
 

@@ -18,7 +18,7 @@ from .errors import UserError
 from .experiment import RunConfig, run_files
 from .howto import plan_command
 from .plan import PlannedRun, planned_runs
-from .profiles import shared_settings
+from .profiles import PROFILES, shared_settings
 from .results import describe_holder
 
 # Seconds per epoch (training and evaluation) of a run of the full profile (EPOCH_IMAGES) on a course GPU node
@@ -44,9 +44,11 @@ EPOCH_SECONDS = {("mnist", "mlp", "cuda", "template"): 8.0, ("mnist", "mlp", "cu
                  ("cifar10", "cnn", "cpu", "template"): 113.0, ("cifar10", "cnn", "cpu", "resident"): 106.0,
                  ("cifar10", "mlp", "cuda", "template"): 7.4, ("cifar10", "mlp", "cuda", "resident"): 0.5,
                  ("cifar10", "mlp", "cpu", "template"): 23.2, ("cifar10", "mlp", "cpu", "resident"): 16.3}
-# The images a full-profile epoch trains on and evaluates: CIFAR-10's 50,000 training images less the 5,000 held
-# out for validation, which are evaluated with the 10,000 test images.
-EPOCH_IMAGES = {"mnist": (60000, 10000), "cifar10": (45000, 15000)}
+# The images a full-profile epoch trains on and evaluates: 3.2's MNIST runs hold nothing out; the CIFAR-10 runs
+# hold out the profile's validation split (5,000 of the 50,000), evaluated with the 10,000 test images.
+_HELD_OUT = {"mnist": 0, "cifar10": PROFILES["full"]["3.3"]["val_size"]}
+EPOCH_IMAGES = {name: (n_train - _HELD_OUT[name], n_test + _HELD_OUT[name])
+                for name, (n_train, n_test) in OFFICIAL_SIZES.items()}
 
 
 def train_size(config: RunConfig) -> int:

@@ -103,7 +103,7 @@ def test_settings_short_of_the_sheet_are_named(tmp_path):
         "a test subset of 500 images, not the whole test set"]
 
 
-@pytest.mark.parametrize("overrides", [{"val_size": 0}, {"val_size": -5}, {"val_size": 0.5}])
+@pytest.mark.parametrize("overrides", [{"val_size": 0}, {"val_size": -5}, {"val_size": 0.5}, {"val_size": True}])
 def test_the_learning_rate_chapters_need_a_validation_split(tmp_path, overrides):
     with pytest.raises(UserError, match="val_size must be a positive number of images for 3.3"):
         settings("3.3", "full", overrides, data_root=tmp_path)
@@ -111,6 +111,7 @@ def test_the_learning_rate_chapters_need_a_validation_split(tmp_path, overrides)
 
 @pytest.mark.parametrize("overrides, message", [({"devices": "cpu"}, "devices must be a non-empty list"),
                                                 ({"seeds": 0}, "seeds must be a positive integer"),
+                                                ({"seeds": True}, "seeds must be a positive integer"),
                                                 ({"lrs": []}, "lrs must be a non-empty list"),
                                                 ({"lrs": [0.1, 0.01, 0.1]}, "lrs lists 0.1 more than once"),
                                                 ({"optimizers": ["SGD", "sgd"]}, "optimizers lists SGD more than once"),

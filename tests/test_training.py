@@ -167,6 +167,8 @@ def _with_val(history):
     (dict(pipeline="fast"), "unknown pipeline"),
     (dict(model="cnn"), "use 'mlp'"),
     (dict(lr=-1), "learning rate"),
+    (dict(lr=float("inf")), "learning rate"),  # JSON's 1e400
+    (dict(lr=float("nan")), "learning rate"),
     (dict(epochs=0), "epochs"),
     (dict(seed="1"), "seed must be a non-negative integer"),
     (dict(seed=-1), "seed must be a non-negative integer"),
