@@ -46,12 +46,14 @@ def shown_runs() -> list[Path]:
 
 def pdf_text_without_build_lines(pdf: Path) -> str:
     """The PDF's text without what differs between two builds of the same results: the date, the build machine,
-    and on the closing page the build's interpreter (named relative to its checkout, or as PY=... outside it)."""
+    and on the closing page the build's interpreter (named relative to its checkout, or as PY=... outside it) and
+    its results folder (the tests' EML_RESULTS_ROOT; the unpacked archive's own results/)."""
     pages = [page.extract_text() for page in PdfReader(pdf).pages]
     title = pages[0].split("• Report built on")[0]  # the last lines of the title page
     text = "\n".join([re.sub(r"^\d{4}-\d{2}-\d{2}$", "", title, flags=re.M), *pages[1:]])
     text = re.sub(r"This PDF was built (in|with) \S+?\.(\s|$)", "", " ".join(text.split()))
-    return re.sub(r" PY=\S+", "", text)
+    text = re.sub(r"stored as JSON in .*? \(configuration", "stored as JSON in (configuration", text)
+    return re.sub(r" PY=\S+|EML_RESULTS_ROOT=\S+ ", "", text)
 
 
 @pytest.fixture(scope="module")
