@@ -111,15 +111,19 @@ def test_status_shows_partial_runs_and_what_is_left(tmp_path, monkeypatch):
 
 
 @no_cuda
-def test_pdf_under_full_stops_before_running_anything_when_gpu_runs_are_missing(synthetic_root, tmp_path):
+def test_pdf_under_full_stops_before_running_anything_when_gpu_runs_are_missing(synthetic_root, tmp_path,
+                                                                                own_results_root):
     result = subprocess.run([sys.executable, "-m", "helpers.report", "pdf", "--profile", "full", "--data-root",
                              str(synthetic_root), "--build-root", str(tmp_path / "b")], cwd=REPO, capture_output=True,
                             text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot be trained on this machine: mnist-mlp-sgd-lr0.1-cuda-template (needs a GPU)" in result.stderr
-    # the commands to go on with name this plan's data (and overrides): the same plan, not the default one
-    assert f"`make sbatch DATA_ROOT={synthetic_root}" in result.stderr and "Nothing was executed" in result.stderr
-    assert f"`make status DATA_ROOT={synthetic_root}" in result.stderr
+    # the commands to go on with name this plan's data (and overrides) and the results folder: the same plan and
+    # the same stored runs, not the default ones
+    results = f"EML_RESULTS_ROOT={own_results_root}"
+    assert f"`{results} make sbatch DATA_ROOT={synthetic_root}" in result.stderr
+    assert f"`{results} make status DATA_ROOT={synthetic_root}" in result.stderr
+    assert "Nothing was executed" in result.stderr
     assert not (tmp_path / "b").exists()
 
 

@@ -263,10 +263,12 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
             text.append(f"{r.leader} leads: its worst seed is above every other optimizer's best seed.")
         rest = r.groups[1:] if r.leader else r.groups
         if len(rest) == 1 and len(rest[0]) > 1:
-            apart = _apart(rest[0], r.apart_in_groups)
-            text.append(f"At {r.seeds} seeds, these cannot be told apart (their ranges overlap): {join_words(rest[0])}."
-                        if not apart else f"At {r.seeds} seeds, the ranges of {join_words(rest[0])} overlap in a chain, "
-                        f"yet {apart}; every other pair of them cannot be told apart.")
+            group, apart = rest[0], _apart(rest[0], r.apart_in_groups)
+            if apart:  # overlap does not carry over: A overlaps B and B overlaps C, yet A can be above C
+                text.append(f"At {r.seeds} seeds, the ranges of {join_words(group)} overlap in a chain, yet {apart}; "
+                            "every other pair of them cannot be told apart.")
+            else:
+                text.append(f"At {r.seeds} seeds, these cannot be told apart (their ranges overlap): {join_words(group)}.")
         elif len(rest) > 1:  # each group once, in order; a group of several is one that seeds cannot split as a whole
             text.append(f"{'Behind it' if r.leader else f'At {r.seeds} seeds'} their ranges separate, best first: "
                         + ", then ".join(join_words(g) + _overlapping(g, r.apart_in_groups) for g in rest) + ".")
