@@ -11,6 +11,7 @@ from helpers.findings import (arm, at_chance, choose_learning_rate, column, comp
                               compare_models, compare_pipelines, overfitting, rank_arms, rate_outcome, run_summary,
                               step_effect, sweep)
 from helpers import observed
+from helpers.findings.devices import scatter
 from helpers.gradients import autograd_gradients, make_problem
 
 
@@ -144,21 +145,34 @@ def _pair(cpu_acc, gpu_acc, cpu_time=2.0, gpu_time=0.5, **gpu_changes):
 def test_devices_within_noise():
     cpu = [0.90, 0.95, 0.96, 0.97, 0.962, 0.968, 0.965]
     c = compare_devices(_pair(cpu, cpu[:-1] + [0.963]))
-    band = max(cpu[-5:]) - min(cpu[-5:])
-    assert c.noise_epochs == 5 and c.noise_band == pytest.approx(band)
+    band = scatter(cpu[-5:])
+    assert c.noise_epochs == 5 and c.noise_band == pytest.approx(band) and 0 < band < max(cpu[-5:]) - min(cpu[-5:])
     assert c.accuracy_difference == pytest.approx(0.963 - 0.965) and c.within_noise is (0.002 <= band) is True
     assert c.speedup == 4.0 and c.gpu_faster and c.missing == ()
 
 
+def test_the_noise_band_is_the_scatter_around_the_trend_not_the_rise_of_a_curve_still_learning():
+    assert scatter([0.80, 0.82, 0.84, 0.86, 0.88]) == pytest.approx(0) and scatter([0.8, 0.9, 0.8]) == pytest.approx(0.1)
+    rising = [0.50, 0.60, 0.70, 0.75, 0.80, 0.85, 0.90]  # +5 points an epoch: a max - min band of 20 points
+    c = compare_devices(_pair(rising, rising[:-1] + [0.87]))
+    assert c.noise_band == pytest.approx(0) and c.within_noise is False  # 3 points are no noise here
+    assert compare_devices(_pair(rising, rising[:-2])).within_noise is None  # 6 epochs against 7: not the same training
+    assert compare_devices(_pair([0.8, 0.9, 0.9], [0.8, 0.9, 0.91])).noise_band is None  # 2 after the first: a line
+    # A short run's whole rise is no noise either: the first epoch stays out of the window.
+    short = compare_devices(_pair([0.50, 0.70, 0.80, 0.85, 0.90], [0.50, 0.70, 0.75, 0.78, 0.80]))
+    assert short.noise_epochs == 4 and short.noise_band < 0.04 and short.within_noise is False  # max - min: 0.2
+
+
 def test_devices_beyond_noise_and_gpu_slower():
-    c = compare_devices(_pair([0.9, 0.9, 0.9], [0.9, 0.9, 0.8], cpu_time=1.0, gpu_time=2.0))
-    assert c.noise_epochs == 3 and c.noise_band == 0 and c.within_noise is False
+    c = compare_devices(_pair([0.9, 0.9, 0.9, 0.9], [0.9, 0.9, 0.9, 0.8], cpu_time=1.0, gpu_time=2.0))
+    assert c.noise_epochs == 3 and c.noise_band == 0 and c.within_noise is False  # epochs 2 to 4, not the first
     assert c.speedup == 0.5 and c.gpu_faster is False
 
 
 def test_devices_with_one_epoch_have_no_noise_band():
     c = compare_devices(_pair([0.9], [0.91]))
-    assert c.noise_epochs == 1 and c.noise_band is None and c.within_noise is None
+    assert c.noise_epochs == 0 and c.noise_band is None and c.within_noise is None
+    assert "1 epoch leaves no epoch-to-epoch noise to compare that against" in observed.devices(c)
     assert c.accuracy_difference == pytest.approx(0.01)
 
 

@@ -62,8 +62,8 @@ def test_devices_text_of_identical_accuracies_and_of_one_test_image():
     c = compare_devices([cpu, gpu])
     assert c.within_noise and c.one_image == 1e-4
     text = observed.devices(c)
-    assert ("differ by 0.01 points (one test image); over its last 5 epochs the CPU run alone moves within 0.00 points, "
-            "and no difference is finer than one test image, so the difference is within") in text
+    assert ("differ by 0.01 points (one test image); over its last 5 epochs the CPU run alone scatters around its "
+            "trend within 0.00 points, and no difference is finer than one test image, so the difference is within") in text
     unknown = compare_devices([make_history(flat, device="cpu", train_time=[2.0] * 6), gpu])
     assert unknown.one_image is None and unknown.within_noise is False  # without the test count: beyond a band of 0
 
@@ -466,3 +466,36 @@ def test_a_run_diverged_in_its_first_epoch_says_so():
     o = overfitting(make_history([0.1], test_loss=[None], train_loss=[None], status="diverged"))
     assert observed.overfitting(o) == ("The CNN's loss became non-finite in its first epoch: the run diverged, which "
                                        "is unstable training, not overfitting.")
+
+
+def test_what_prints_the_same_is_never_called_apart_or_different():
+    """Seeds compared as printed (one decimal of a percent), ties of the gap named together, 1.00x is equally fast."""
+    cnn, mlp = _seeds([0.4131, 0.4131, 0.4132]), _seeds([0.4128, 0.4129, 0.4129], model="mlp")
+    assert compare_models(mlp, cnn).verdict.outcome == "indistinguishable"  # 41.3 % against 41.3 %
+    assert rank_arms({"Adam": _seeds([0.45, 0.4130, 0.4131]), "SGD": _seeds([0.4128, 0.4129, 0.4129])}).leader is None
+    gaps = {name: [make_history([test], train_accuracy=[train], seed=seed) for seed in (1, 2)]
+            for name, test, train in (("A", 0.60, 0.6501), ("B", 0.59, 0.6399), ("C", 0.58, 0.59))}
+    assert ("widest for A (5.0 points, training above test) and B (5.0 points, training above test) and narrowest "
+            "for C") in observed.optimizer_ranking(rank_arms(gaps))
+    same = [make_history([0.9, 0.95, 0.96, 0.97], train_time=[1.004] * 4),
+            make_history([0.9, 0.95, 0.96, 0.97], train_time=[1.0] * 4, device="cuda")]
+    text = observed.devices(compare_devices(same))
+    assert "the GPU trained equally fast as the CPU" in text and "compressed" not in text
+
+
+def test_a_chosen_rate_at_chance_does_not_say_no_rate_learned_when_one_did_and_fell_back():
+    runs = {0.001: _rate_run([0.11, 0.12, 0.12, 0.13], 0.001), 0.01: _rate_run([0.35, 0.10, 0.10, 0.10], 0.01)}
+    text = observed.learning_rate_choice(choose_learning_rate(runs))
+    assert "0.01 got above it, then fell back by its last epochs." in text and "did not learn" not in text
+    flat = {0.001: _rate_run([0.11, 0.12, 0.12], 0.001), 0.01: _rate_run([0.1, 0.1, 0.1], 0.01)}
+    assert "the CNN did not learn at any candidate rate" in observed.learning_rate_choice(choose_learning_rate(flat))
+
+
+def test_overfitting_over_seeds_counts_only_the_judged_seeds_where_one_diverged():
+    up, down, cnn = [1.0, 0.8, 0.9], [1.0, 0.8, 0.6], dict(model="cnn", dataset="cifar10")
+    seeds = [make_history([0.5, 0.6, 0.6], test_loss=up, train_loss=down, seed=s, **cnn) for s in (1, 2)]
+    seeds.append(make_history([0.5, 0.6, 0.1], test_loss=[0.5, 0.7, None], train_loss=[1.0, 0.9, None],
+                              status="diverged", seed=3, **cnn))
+    text = observed.model_comparison(compare_models([make_history([0.5, 0.55, 0.56], seed=s) for s in (1, 2, 3)], seeds))
+    assert ("in both judged seeds (1 of 3 seeds diverged, which is not overfitting); its test loss is lowest in epoch 2 "
+            "for every judged seed.") in text

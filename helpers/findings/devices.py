@@ -11,7 +11,17 @@ from .runs import _ROUNDING, RunSummary, column, recorded_device, run_summary, t
 
 DEVICES = ("cpu", "cuda")
 PIPELINES = ("template", "resident")
-NOISE_EPOCHS = 5  # the CPU run's last epochs whose accuracy range is the noise band
+NOISE_EPOCHS = 5  # the CPU run's last epochs whose scatter around their trend is the noise band
+
+
+def scatter(values: list[float]) -> float:
+    """Max - min of the values' residuals from their least-squares line: how far a curve jumps from epoch to epoch,
+    without the rise of a curve still learning (a steady rise of 2 points is no noise that hides 2 points)."""
+    n = len(values)
+    mid, mean = (n - 1) / 2, sum(values) / n
+    slope = sum((i - mid) * (v - mean) for i, v in enumerate(values)) / sum((i - mid) ** 2 for i in range(n))
+    residuals = [v - mean - slope * (i - mid) for i, v in enumerate(values)]
+    return max(residuals) - min(residuals)
 
 
 def _runs(histories) -> list:
@@ -47,8 +57,9 @@ class DeviceComparison:
     speedup: float | None               # CPU median epoch time / GPU median epoch time (> 1: GPU faster); None
                                         # where a side is missing or was timed while sharing the machine
     accuracy_difference: float | None   # GPU final test accuracy - CPU final test accuracy
-    noise_epochs: int | None            # k = min(5, CPU epochs run): the epochs the noise band spans
-    noise_band: float | None            # max - min CPU test accuracy over its last k epochs (None: k < 2, or diverged)
+    noise_epochs: int | None            # k = min(5, CPU epochs run - 1): the epochs the noise band spans
+    noise_band: float | None            # the scatter of the CPU's test accuracy around its trend over its last k
+                                        # epochs (None: k < 3, or diverged)
     within_noise: bool | None           # |difference| <= band (at least one test image); None when a side or the
                                         # band is missing, or a run diverged
     shared: tuple[RunSummary, ...] = () # runs timed while sharing the machine in every epoch: times not compared
@@ -76,15 +87,16 @@ def compare_devices(histories, pipeline: str | None = None) -> DeviceComparison:
     if cpu is not None:
         tested = (getattr(cpu_run, "data", None) or {}).get("test")
         one_image = 1 / tested if tested else None
-        k = min(NOISE_EPOCHS, cpu.epochs_run)
-        last = column(cpu_run, "test_accuracy")[-k:]
-        # One epoch has no epoch-to-epoch variation to measure, and a diverged run's collapse is no
-        # noise: no band rather than a band of zero or of the collapse.
-        band = max(last) - min(last) if k >= 2 and not cpu.diverged else None
+        # The last epochs but never the first (the steepest part of the rise, no line's trend); two epochs lie on
+        # their trend line, leaving no scatter to measure, and a diverged run's collapse is no noise: no band rather
+        # than a band of zero or of the collapse.
+        k = min(NOISE_EPOCHS, cpu.epochs_run - 1)
+        band = scatter(column(cpu_run, "test_accuracy")[-k:]) if k >= 3 and not cpu.diverged else None
     if cpu is not None and gpu is not None:
         difference = gpu.final_accuracy - cpu.final_accuracy
         # No band is finer than one test image: a band of 0 must not call one image's difference "beyond noise".
-        within = None if band is None or gpu.diverged else abs(difference) <= max(band, one_image or 0) + _ROUNDING
+        within = (None if band is None or gpu.diverged or gpu.epochs_run != cpu.epochs_run  # not the same training
+                  else abs(difference) <= max(band, one_image or 0) + _ROUNDING)
     return DeviceComparison(
         pipeline=pipeline, cpu=cpu, gpu=gpu,
         speedup=_speedup(cpu, gpu), accuracy_difference=difference, noise_epochs=k, noise_band=band,

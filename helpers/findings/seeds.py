@@ -1,6 +1,7 @@
 """Findings across seeds: each arm (a configuration run with seeds 1..S) as mean and min..max range.
 
-"A beats B" only when the ranges do not overlap: A's worst seed is above B's best (A.low > B.high).
+"A beats B" only when the ranges do not overlap: A's worst seed is above B's best (A.low > B.high), as the
+report prints them (a percentage with one decimal): ranges that print as touching never read as apart.
 Touching or overlapping ranges: indistinguishable at that many seeds. With a single seed in either
 arm there is no spread to compare against: a state of its own ("single seed"), never a win.
 A diverged seed counts with the test accuracy it ended with (a failure is part of the outcome).
@@ -16,6 +17,11 @@ from .runs import _ROUNDING, CHANCE, CHANCE_MARGIN, Overfitting, RunSummary, ove
 def _mean(values) -> float | None:
     values = [v for v in values if v is not None]
     return statistics.fmean(values) if values else None
+
+
+def above(worst: float, best: float) -> bool:
+    """True if one arm's worst seed is above another's best as printed (pct: one decimal of a percent)."""
+    return round(100 * worst, 1) > round(100 * best, 1)
 
 
 def _seeded(histories) -> list:
@@ -109,9 +115,9 @@ def compare_arms(a: Arm, b: Arm) -> Verdict:
         outcome = "missing"
     elif seeds == 1:
         outcome = "single seed"
-    elif a.low > b.high:
+    elif above(a.low, b.high):
         outcome = "first"
-    elif b.low > a.high:
+    elif above(b.low, a.high):
         outcome = "second"
     else:
         outcome = "indistinguishable"
@@ -175,7 +181,7 @@ def _groups(arms: list[Arm]) -> tuple[tuple[str, ...], ...]:
     """Group arms (sorted best first) whose min..max ranges overlap or touch, chained: an interval union."""
     groups, floor = [], None
     for a in sorted(arms, key=lambda a: -a.high):
-        if groups and a.high >= floor:
+        if groups and not above(floor, a.high):
             groups[-1].append(a.label)
             floor = min(floor, a.low)
         else:
@@ -190,7 +196,7 @@ def _apart_in_groups(groups, arms: list[Arm]) -> tuple[tuple[str, str], ...]:
     of overlaps joins them (A overlaps B, B overlaps C), yet seeds tell these two apart (A above C)."""
     by_label = {a.label: a for a in arms}
     return tuple((high, low) for group in groups or () for i, high in enumerate(group) for low in group[i + 1:]
-                 if by_label[high].low > by_label[low].high)
+                 if above(by_label[high].low, by_label[low].high))
 
 
 def rank_arms(histories) -> OptimizerRanking:
@@ -204,7 +210,7 @@ def rank_arms(histories) -> OptimizerRanking:
     first = max(present, key=lambda a: a.first_epoch_mean, default=None)
     clear = None
     if first is not None and multi:
-        clear = all(first.first_epoch_low > a.first_epoch_high for a in present if a is not first)
+        clear = all(above(first.first_epoch_low, a.first_epoch_high) for a in present if a is not first)
     gaps = [a for a in present if a.gap_mean is not None]
     return OptimizerRanking(
         arms=tuple(present), missing=tuple(a.label for a in arms if not a.n), seeds=seeds, groups=groups,

@@ -30,8 +30,15 @@ def learning_rate_choice(c: LearningRateChoice, model: str = "CNN", reference_na
         if len(c.outcomes) == 1:
             text.append("It was the only candidate, so this is no choice among rates.")
         if o.at_chance:
-            text.append(f"Even this rate never got above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split: "
-                        f"the {model} did not learn at any candidate rate.")
+            chance = f"Even this rate never got above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split"
+            fell_back = [x.lr for x in c.outcomes if x.state == "scored" and not x.at_chance]
+            if fell_back:  # they rose above chance, yet scored no better by their last epochs
+                whose = plural(len(fell_back), "its", "their")
+                text.append(f"{chance}; {_rates(fell_back)} got above it, then fell back by {whose} last epochs.")
+            elif c.diverged:
+                text.append(f"{chance}; every other rate stayed at chance or diverged.")
+            else:
+                text.append(f"{chance}: the {model} did not learn at any candidate rate.")
     told = {c.chosen}  # the rates a sentence has spoken of: no later list names them again
     ref = c.at_reference
     if ref is not None and ref.lr != c.chosen:
@@ -98,12 +105,13 @@ def overfitting(o: Overfitting, name: str = "the CNN") -> str:
     return text + ": no sign of overfitting in the losses yet."
 
 
-def _epochs(numbers) -> str:
-    """Return "epoch 3 for every seed", "epoch 3" or "epochs 3, 5 and 7 (by seed)"."""
+def _epochs(numbers, seed: str = "seed") -> str:
+    """Return "epoch 3 for every seed", "epoch 3" or "epochs 3, 5 and 7 (by seed)" (`seed`: "judged seed", where
+    the numbers are some seeds' only)."""
     numbers = list(numbers)
     if len(set(numbers)) == 1:
-        return f"epoch {numbers[0]}" + (" for every seed" if len(numbers) > 1 else "")
-    return f"epochs {join_words(numbers)} (by seed)"
+        return f"epoch {numbers[0]}" + (f" for every {seed}" if len(numbers) > 1 else "")
+    return f"epochs {join_words(numbers)} (by {seed})"
 
 
 def spread(a: Arm, digits: int = 1) -> str:
@@ -184,9 +192,10 @@ def _overfitting_over_seeds(judgements: tuple[Overfitting, ...], overfit: int) -
         every = "every seed" if len(judged) == len(judgements) else count_of(len(judged), len(judged), "judged seed")
         return (f"The CNN's test loss is lowest after its last epoch for {every}{unjudged}: no sign of overfitting in "
                 "the losses yet.")
+    seed = "judged seed" if len(judged) < len(judgements) else "seed"  # a diverged seed's losses say nothing here
     return (f"The CNN's losses show the signature of overfitting (test loss more than {pct(OVERFIT_RISE, 0)} above its "
-            f"lowest at the end, training loss down) in {count_of(overfit, len(judged), 'seed')}{unjudged}; its test "
-            f"loss is lowest in {_epochs(o.lowest_test_loss_epoch for o in judged)}.")
+            f"lowest at the end, training loss down) in {count_of(overfit, len(judged), seed)}{unjudged}; its test "
+            f"loss is lowest in {_epochs((o.lowest_test_loss_epoch for o in judged), seed)}.")
 
 
 def _by_optimizer(pairs) -> str:
@@ -286,9 +295,12 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
                         f"{pct(lead.first_epoch_mean)}{clear}.")
     if r.widest_gap and r.widest_gap != r.narrowest_gap and \
             points(abs(r.arm(r.widest_gap).gap_mean)) != points(abs(r.arm(r.narrowest_gap).gap_mean)):
-        w, n = r.arm(r.widest_gap), r.arm(r.narrowest_gap)
+        def level(label):  # every arm whose gap prints as this one's: a tie as printed is named as one
+            size = points(abs(r.arm(label).gap_mean))
+            return join_words(f"{a.label} ({_gap(a.gap_mean)})" for a in r.arms
+                              if a.gap_mean is not None and points(abs(a.gap_mean)) == size)
         text.append(f"The final gap between training accuracy (running average over the last epoch) and test accuracy "
-                    f"is widest for {w.label} ({_gap(w.gap_mean)}) and narrowest for {n.label} ({_gap(n.gap_mean)}).")
+                    f"is widest for {level(r.widest_gap)} and narrowest for {level(r.narrowest_gap)}.")
     top = r.arms[0]
     runs = join_words(dict.fromkeys(s.epochs_run for s in top.runs))
     whose = f"the top-ranked {top.label}" if len(r.arms) > 1 else top.label

@@ -19,7 +19,10 @@ def device_label(history) -> str:
 
 
 def faster(factor: float) -> str:
-    """Return "2.3x faster", "1.5x slower" or "equally fast" for a speed-up factor (old time / new time)."""
+    """Return "2.3x faster", "1.5x slower" or "equally fast" for a speed-up factor (old time / new time); "equally
+    fast" too where the factor prints as 1.00x either way."""
+    if times(factor) == times(1.0) or times(1 / factor) == times(1.0):
+        return "equally fast"
     if factor > 1:
         return f"{times(factor)} faster"
     return f"{times(1 / factor)} slower" if factor < 1 else "equally fast"
@@ -136,7 +139,8 @@ def devices(c: DeviceComparison) -> str:
         text.append("There is no CPU run in this report, so there is no CPU/GPU comparison.")
     else:
         if c.speedup is not None:
-            text.append(f"Per epoch (median) the GPU trained {faster(c.speedup)} than the CPU.")
+            than = "as" if faster(c.speedup) == "equally fast" else "than"
+            text.append(f"Per epoch (median) the GPU trained {faster(c.speedup)} {than} the CPU.")
         elif c.shared:
             text.append(not_compared([device_word(s.device) for s in c.shared]))
         if c.cpu.epochs_run != c.gpu.epochs_run:
@@ -151,19 +155,23 @@ def devices(c: DeviceComparison) -> str:
             text.append(f"The final accuracies are identical, {pct(c.cpu.final_accuracy, 2)}: whatever floating-point "
                         "rounding (GPU kernels sum in other orders) changed, it left the count of correct test images "
                         "the same.")
+        elif c.cpu.epochs_run != c.gpu.epochs_run:
+            text.append(f"{diff}.")
         elif c.noise_band is None:
-            text.append(f"{diff}; with a single epoch there is no epoch-to-epoch noise to compare that against.")
+            n = c.cpu.epochs_run
+            text.append(f"{diff}; {n} {plural(n, 'epoch leaves', 'epochs leave')} no epoch-to-epoch noise to compare "
+                        "that against (the scatter around its trend of at least 3 epochs after the first).")
         else:
             image = (" (one test image)" if c.one_image and abs(abs(c.accuracy_difference) - c.one_image) < 1e-12
                      else "")
             floor = (", and no difference is finer than one test image" if c.within_noise and c.one_image
                      and abs(c.accuracy_difference) > c.noise_band else "")
-            noise = (f"{diff}{image}; over its last {c.noise_epochs} epochs the CPU run alone moves within "
-                     f"{points(c.noise_band, 2)}{floor}, so the difference is ")
+            noise = (f"{diff}{image}; over its last {c.noise_epochs} epochs the CPU run alone scatters around its "
+                     f"trend within {points(c.noise_band, 2)}{floor}, so the difference is ")
             text.append(noise + ("within that epoch-to-epoch noise: floating-point rounding (GPU kernels sum in other "
                                  "orders) compounding over the epochs, not a difference in the method."
                                  if c.within_noise else "larger than that epoch-to-epoch noise."))
-        if c.within_noise and c.speedup is not None and c.speedup > 1:
+        if c.within_noise and c.speedup is not None and faster(c.speedup).endswith(" faster"):
             text.append("On the time axis the GPU curve is the CPU curve compressed to the left.")
     return OBSERVED + " ".join(text)
 
@@ -179,7 +187,7 @@ def pipelines(c: PipelineComparison) -> str:
     text = []
     for g in c.gains:
         where = f"On the {device_word(g.device)}"
-        if g.speedup > 1:
+        if faster(g.speedup).endswith(" faster"):
             text.append(f"{where} the resident pipeline takes {secs(g.resident_epoch)} per epoch instead of "
                         f"{secs(g.template_epoch)} ({faster(g.speedup)}), so {100 * g.input_share:.0f} % of a "
                         "template epoch there is the input pipeline.")
