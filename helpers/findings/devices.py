@@ -61,7 +61,7 @@ class DeviceComparison:
     noise_band: float | None            # the scatter of the CPU's test accuracy around its trend over its last k
                                         # epochs (None: k < 3, or diverged)
     within_noise: bool | None           # |difference| <= band (at least one test image); None when a side or the
-                                        # band is missing, or a run diverged
+                                        # band is missing, a run diverged, or the two ran different numbers of epochs
     shared: tuple[RunSummary, ...] = () # runs timed while sharing the machine in every epoch: times not compared
     one_image: float | None = None      # one test image's share of the test set (None: the run did not record it)
 
