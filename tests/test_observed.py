@@ -499,3 +499,21 @@ def test_overfitting_over_seeds_counts_only_the_judged_seeds_where_one_diverged(
     text = observed.model_comparison(compare_models([make_history([0.5, 0.55, 0.56], seed=s) for s in (1, 2, 3)], seeds))
     assert ("in both judged seeds (1 of 3 seeds diverged, which is not overfitting); its test loss is lowest in epoch 2 "
             "for every judged seed.") in text
+
+
+def test_times_are_compared_only_where_they_measure_the_runs():
+    """Two pipelines on two machines give no gain; a first epoch slowed by sharing is no start-up; a start-up epoch
+    timed alone is no measure of a run whose every later epoch was shared."""
+    machines = compare_pipelines([make_history([0.9] * 3, train_time=[4.0] * 3, device_name="Laptop CPU, 2 threads"),
+                                  make_history([0.9] * 3, train_time=[1.0] * 3, pipeline="resident",
+                                               device_name="Node CPU, 32 threads")])
+    text = observed.pipelines(machines)
+    assert machines.gains == () and "input pipeline" not in text
+    assert ("On the CPU the two pipelines ran on different machines (template: Laptop CPU, 2 threads; resident: Node "
+            "CPU, 32 threads), so their times are not compared.") in text
+    shared_start = compare_pipelines([make_history([0.9] * 5, train_time=[3.0, 1, 1, 1, 1], sharing=[1, 0, 0, 0, 0])])
+    assert shared_start.slow_first_epochs == () and "start-up" not in observed.pipelines(shared_start)
+    alone_start = make_history([0.9] * 5, train_time=[6.0, 2, 2, 2, 2], sharing=[0, 1, 1, 1, 1])
+    assert run_summary(alone_start).timing == "shared"
+    devices = compare_devices([alone_start, make_history([0.9] * 5, train_time=[0.5] * 5, device="cuda")])
+    assert devices.speedup is None and "12.0x" not in observed.devices(devices)

@@ -124,15 +124,20 @@ class PipelineComparison:
     slow_first_epochs: tuple[tuple[str, str], ...]   # (device, pipeline) whose first epoch was slow
     missing: tuple[tuple[str, str], ...]         # (device, pipeline) cells of the 2 x 2 without a run
     shared: tuple[tuple[str, str], ...] = ()     # (device, pipeline) timed while sharing the machine: not compared
+    other_machines: tuple[tuple[str, tuple[str, str]], ...] = ()  # (device, (template's, resident's device names))
+                                                 # whose two pipelines ran on different machines: no gain
 
 
 def compare_pipelines(histories) -> PipelineComparison:
     """Return the pipeline comparison of `histories` (a mapping or iterable; any subset of the 2 x 2 may be absent)."""
     runs = _runs(histories)
     cells = {(d, p): run_summary(_slot(runs, d, p)) for d in DEVICES for p in PIPELINES}
-    gains = []
+    gains, other_machines = [], []
     for device in DEVICES:
         template, resident = cells[device, "template"], cells[device, "resident"]
+        if template and resident and template.device_name != resident.device_name:  # the machines' difference, too
+            other_machines.append((device, (template.device_name, resident.device_name)))
+            continue
         factor = _speedup(template, resident)
         if factor is not None:
             t, r = template.median_epoch_time, resident.median_epoch_time
@@ -147,4 +152,4 @@ def compare_pipelines(histories) -> PipelineComparison:
         template_speedup=speedup("template"), compute_speedup=speedup("resident"),
         slow_first_epochs=tuple(key for key, s in present if s.first_epoch_slow),
         missing=tuple(key for key, s in cells.items() if s is None),
-        shared=tuple(key for key, s in present if not s.times_comparable))
+        shared=tuple(key for key, s in present if not s.times_comparable), other_machines=tuple(other_machines))

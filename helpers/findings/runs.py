@@ -49,6 +49,8 @@ def timing_of(history) -> tuple[str, list[int]]:
         return "unknown", list(range(len(column(history, "train_time") or [])))
     contended = [epoch_contended(c) for c in conditions]
     alone = [i for i, c in enumerate(contended) if not c]
+    if alone == [0] and len(contended) > 1:  # its start-up epoch alone is no measure of the run's epochs
+        alone = []
     if all(c is None for c in contended):
         return "unknown", alone
     if len(alone) == len(contended):
@@ -83,7 +85,7 @@ class RunSummary:
     median_epoch_time: float
     total_train_time: float
     total_eval_time: float
-    first_epoch_slow: bool          # first epoch > SLOW_FIRST_EPOCH x median (never with one epoch)
+    first_epoch_slow: bool          # first epoch, timed alone, > SLOW_FIRST_EPOCH x median (never with one epoch)
     parameters: int
     timing: str = "unknown"         # "alone", "partly shared", "shared" or "unknown": see timing_of
     epochs_alone: int = 0           # the epochs timed alone; median_epoch_time is theirs where some were shared
@@ -126,7 +128,8 @@ def run_summary(history) -> RunSummary | None:
         first_epoch_time=times[0], median_epoch_time=median,
         total_train_time=cumulative[-1] if cumulative else sum(times),
         total_eval_time=sum(column(history, "eval_time") or []),
-        first_epoch_slow=len(times) > 1 and times[0] > SLOW_FIRST_EPOCH * median,
+        # slow from start-up, not from sharing: only a first epoch timed alone
+        first_epoch_slow=len(times) > 1 and 0 in alone and times[0] > SLOW_FIRST_EPOCH * median,
         parameters=history.parameters, timing=timing, epochs_alone=len(alone))
 
 

@@ -195,6 +195,9 @@ def pipelines(c: PipelineComparison) -> str:
             text.append(f"{where} the resident pipeline takes {secs(g.resident_epoch)} per epoch against "
                         f"{secs(g.template_epoch)} for the template's ({faster(g.speedup)}): there the input "
                         "pipeline is not what limits an epoch.")
+    for device, (template, resident) in c.other_machines:
+        text.append(f"On the {device_word(device)} the two pipelines ran on different machines (template: {template}; "
+                    f"resident: {resident}), so their times are not compared.")
     if c.template_speedup is not None and c.compute_speedup is not None:
         text.append(f"CPU to GPU, an epoch becomes {faster(c.template_speedup)} with the template pipeline and "
                     f"{faster(c.compute_speedup)} with the resident one: the second figure is the compute speed-up; "
