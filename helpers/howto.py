@@ -17,9 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .data import DATA_ROOT_ENV, resolve_data_root
-from .files import path_from_env
 from .formatting import join_words, markdown_table, plural
-from .profiles import REPO_ROOT, RESULTS_ROOT_ENV, SYNTHETIC_PROFILES
+from .profiles import DEFAULT_RESULTS_ROOT, REPO_ROOT, RESULTS_ROOT_ENV, SYNTHETIC_PROFILES, results_root
 
 TITLE = "How this report was made, and how to run it"
 
@@ -48,10 +47,10 @@ def this_build(profile: str, overrides: dict | None, data_root, workers: int) ->
     commands on the page name them, so that they read from the same data and results."""
     if data_root is None and os.environ.get(DATA_ROOT_ENV) and profile not in SYNTHETIC_PROFILES:
         data_root = shown(resolve_data_root())
-    results = path_from_env(RESULTS_ROOT_ENV, REPO_ROOT / "results")
-    results_root = None if results.resolve() == (REPO_ROOT / "results").resolve() else shown(results)
+    results = results_root()
     return Build(profile, dict(overrides or {}), str(data_root) if data_root else None, workers,
-                 shown(Path(sys.executable)), results_root)
+                 shown(Path(sys.executable)),
+                 None if results.resolve() == DEFAULT_RESULTS_ROOT.resolve() else shown(results))
 
 
 def make_command(target: str, build: Build, **variables) -> str:

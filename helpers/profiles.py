@@ -20,6 +20,12 @@ from .synthetic import ensure_synthetic_data
 from .training import optimizer_class
 
 RESULTS_ROOT_ENV = "EML_RESULTS_ROOT"  # where results/PROFILE/ lives, if not in the repository (the tests use it)
+DEFAULT_RESULTS_ROOT = REPO_ROOT / "results"
+
+
+def results_root() -> Path:
+    """The folder that holds results/PROFILE/: $EML_RESULTS_ROOT, else results/ in the repository."""
+    return path_from_env(RESULTS_ROOT_ENV, DEFAULT_RESULTS_ROOT)
 
 # Notebook of each exercise, in sheet order (the PDF's chapter order).
 NOTEBOOKS = {
@@ -138,7 +144,7 @@ def settings(exercise: str, profile: str = "full", overrides: dict | None = None
     if synthetic:
         data_root = ensure_synthetic_data(REPO_ROOT / "build" / "synthetic-data")
     return Settings(exercise=exercise, profile=profile, synthetic_data=synthetic, data_root=resolve_data_root(data_root),
-                    results_dir=path_from_env(RESULTS_ROOT_ENV, REPO_ROOT / "results") / profile,
+                    results_dir=results_root() / profile,
                     figures_dir=REPO_ROOT / "figures" / profile,
                     **{**PROFILES[profile][exercise], **copy.deepcopy(overrides or {})})
 

@@ -18,10 +18,14 @@ def device_label(history) -> str:
     return f"{device_word(history.environment.get('device'))} ({history.environment.get('device_name', 'unknown')})"
 
 
+def equally_fast(factor: float) -> bool:
+    """True where a speed-up factor prints as 1.00x either way: no speed-up worth a word."""
+    return times(factor) == times(1.0) or times(1 / factor) == times(1.0)
+
+
 def faster(factor: float) -> str:
-    """Return "2.3x faster", "1.5x slower" or "equally fast" for a speed-up factor (old time / new time); "equally
-    fast" too where the factor prints as 1.00x either way."""
-    if times(factor) == times(1.0) or times(1 / factor) == times(1.0):
+    """Return "2.3x faster", "1.5x slower" or "equally fast" for a speed-up factor (old time / new time)."""
+    if equally_fast(factor):
         return "equally fast"
     if factor > 1:
         return f"{times(factor)} faster"
@@ -139,7 +143,7 @@ def devices(c: DeviceComparison) -> str:
         text.append("There is no CPU run in this report, so there is no CPU/GPU comparison.")
     else:
         if c.speedup is not None:
-            than = "as" if faster(c.speedup) == "equally fast" else "than"
+            than = "as" if equally_fast(c.speedup) else "than"
             text.append(f"Per epoch (median) the GPU trained {faster(c.speedup)} {than} the CPU.")
         elif c.shared:
             text.append(not_compared([device_word(s.device) for s in c.shared]))
@@ -171,7 +175,7 @@ def devices(c: DeviceComparison) -> str:
             text.append(noise + ("within that epoch-to-epoch noise: floating-point rounding (GPU kernels sum in other "
                                  "orders) compounding over the epochs, not a difference in the method."
                                  if c.within_noise else "larger than that epoch-to-epoch noise."))
-        if c.within_noise and c.speedup is not None and faster(c.speedup).endswith(" faster"):
+        if c.within_noise and c.speedup is not None and c.speedup > 1 and not equally_fast(c.speedup):
             text.append("On the time axis the GPU curve is the CPU curve compressed to the left.")
     return OBSERVED + " ".join(text)
 
@@ -187,7 +191,7 @@ def pipelines(c: PipelineComparison) -> str:
     text = []
     for g in c.gains:
         where = f"On the {device_word(g.device)}"
-        if faster(g.speedup).endswith(" faster"):
+        if g.speedup > 1 and not equally_fast(g.speedup):
             text.append(f"{where} the resident pipeline takes {secs(g.resident_epoch)} per epoch instead of "
                         f"{secs(g.template_epoch)} ({faster(g.speedup)}), so {100 * g.input_share:.0f} % of a "
                         "template epoch there is the input pipeline.")
