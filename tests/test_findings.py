@@ -262,6 +262,14 @@ def test_rate_ties_go_to_the_smaller_rate_whatever_the_order():
         assert c.chosen == 0.01 and c.tied == (0.1,) and c.relation == "equal"
 
 
+def test_scores_equal_as_printed_go_to_the_smaller_rate():
+    """60.12 % and 60.08 % both print as 60.1 %: the table shows a tie, so the tie rule decides, not 2 images."""
+    c = choose_learning_rate({0.1: _rate_run([0.6012], 0.1), 0.01: _rate_run([0.6008], 0.01)})
+    assert c.chosen == 0.01 and c.tied == (0.1,)
+    apart = choose_learning_rate({0.1: _rate_run([0.6016], 0.1), 0.01: _rate_run([0.6008], 0.01)})
+    assert apart.chosen == 0.1 and apart.tied == ()  # 60.2 % against 60.1 %
+
+
 def test_single_candidate_missing_runs_and_runs_without_validation():
     single = choose_learning_rate({0.03: _rate_run([0.4], 0.03)}, reference=0.1)
     assert single.chosen == 0.03 and single.relation == "lower" and single.smallest.still_rising is None
@@ -374,6 +382,15 @@ def test_ranking_with_one_seed_has_no_groups_and_equal_means_keep_their_order():
     assert solo.leader is None and solo.groups == (("SGD",),)
     empty = rank_arms({"SGD": None})
     assert empty.arms == () and empty.missing == ("SGD",) and empty.first_epoch_leader is None
+
+
+def test_a_missing_seed_leaves_its_arm_out_of_the_comparison_not_the_others():
+    r = rank_arms({"Adam": _seeds([0.70, 0.72, 0.74]), "SGD": _seeds([0.50, 0.52, 0.53]), "RMSprop": _seeds([0.90])})
+    assert [a.label for a in r.arms] == ["RMSprop", "Adam", "SGD"] and r.single == ("RMSprop",) and r.seeds == 3
+    assert r.groups == (("Adam",), ("SGD",)) and r.leader == "Adam"  # not RMSprop: one seed is never a win
+    assert r.first_epoch_clear is None
+    lone = rank_arms({"Adam": _seeds([0.70, 0.72]), "SGD": _seeds([0.5])})
+    assert lone.groups == (("Adam",),) and lone.leader is None and lone.single == ("SGD",) and lone.seeds == 2
 
 
 def test_ranking_gap_between_train_and_test():

@@ -124,7 +124,7 @@ def test_learning_rate_choice_never_raises(scenario, reference):
     assert text.startswith("**Observed.** ")
     assert ("No candidate rate gave a usable" in text) == (c.chosen is None)
     assert ("lower than the MLP's" in text) == (c.relation == "lower")
-    assert ("scored exactly the same" in text) == bool(c.tied)
+    assert ("as well; of equal scores the smaller rate" in text) == bool(c.tied)
     assert ("only candidate" in text) == (scenario == "single")
     assert ("too slow" in text) == (scenario == "normal")  # 0.001: below the chosen 0.01, still rising
 
@@ -205,6 +205,19 @@ def test_ranking_text_groups_and_leader():
            "then SGD." in groups
     clear = rank_arms({"SGD": _seeds([0.50, 0.52]), "Adam": _seeds([0.62, 0.66])})
     assert "Adam leads: its worst seed is above every other optimizer's best seed." in observed.optimizer_ranking(clear)
+
+
+def test_ranking_text_with_a_missing_seed_compares_the_others():
+    text = observed.optimizer_ranking(rank_arms({"Adam": _seeds([0.70, 0.72, 0.74]), "SGD": _seeds([0.50, 0.52, 0.53]),
+                                                 "RMSprop": _seeds([0.90]), "Adagrad": _seeds([0.60])}))
+    assert "Among the optimizers with several seeds, Adam leads: its worst seed is above every other one's best " \
+           "seed." in text
+    assert "RMSprop and Adagrad have a single seed: there is no spread to compare them against." in text
+    assert "Single seed:" not in text and "RMSprop leads" not in text
+    one = observed.optimizer_ranking(rank_arms({"Adam": _seeds([0.70, 0.72]), "SGD": _seeds([0.50, 0.52]),
+                                                "RMSprop": _seeds([0.71, 0.73]), "Adagrad": _seeds([0.40])}))
+    assert "At 2 seeds their ranges separate, best first: RMSprop and Adam (overlapping: cannot be told apart), " \
+           "then SGD. Adagrad has a single seed: there is no spread to compare it against." in one
 
 
 def test_verdict_texts():

@@ -17,6 +17,11 @@ OVERFIT_RISE = 0.02     # a test loss counts as risen when it ends this fraction
                         # noise of a converged run's test loss stays below it, overfitting CNNs rise by tens of percent
 
 
+def as_printed(fraction: float) -> float:
+    """The percentage the report prints for an accuracy (one decimal): numbers equal on the page compare equal."""
+    return round(100 * fraction, 1)
+
+
 def column(history, name: str) -> list | None:
     """Return a per-epoch column of a run, or None if the run has no such column (or no epochs)."""
     try:

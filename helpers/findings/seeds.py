@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from .runs import _ROUNDING, CHANCE, CHANCE_MARGIN, Overfitting, RunSummary, overfitting, run_summary
+from .runs import _ROUNDING, CHANCE, CHANCE_MARGIN, Overfitting, RunSummary, as_printed, overfitting, run_summary
 
 
 def _mean(values) -> float | None:
@@ -21,7 +21,7 @@ def _mean(values) -> float | None:
 
 def above(worst: float, best: float) -> bool:
     """True if one arm's worst seed is above another's best as printed (pct: one decimal of a percent)."""
-    return round(100 * worst, 1) > round(100 * best, 1)
+    return as_printed(worst) > as_printed(best)
 
 
 def _seeded(histories) -> list:
@@ -164,12 +164,16 @@ class OptimizerRanking:
     """Every arm ranked by mean final test accuracy, grouped where seeds cannot separate them."""
     arms: tuple[Arm, ...]                       # present arms by mean, best first (equal means: given order)
     missing: tuple[str, ...]                    # arms without any run
-    seeds: int                                  # the smallest number of seeds of a present arm (0: none)
-    groups: tuple[tuple[str, ...], ...] | None  # runs of arms whose ranges connect, best first; None: single seed
+    single: tuple[str, ...]                     # arms with a single seed: ranked, never compared (no spread)
+    seeds: int                                  # the smallest number of seeds of a compared arm, else of a present
+                                                # one (0: none)
+    groups: tuple[tuple[str, ...], ...] | None  # the arms with several seeds, in runs whose ranges connect, best
+                                                # first; None: no arm has several seeds
     apart_in_groups: tuple[tuple[str, str], ...]  # pairs of one group that seeds still separate (first above second)
-    leader: str | None                          # the best arm if its range is above every other's, else None
+    leader: str | None                          # the best arm if its range is above every other compared arm's
     first_epoch_leader: str | None              # highest mean test accuracy after epoch 1 (equal: the better ranked)
-    first_epoch_clear: bool | None              # its worst seed above every other arm's best seed; None: single seed
+    first_epoch_clear: bool | None              # its worst seed above every other arm's best seed; None: an arm
+                                                # has a single seed
     widest_gap: str | None                      # largest |mean train - test gap| at the end, either direction
     narrowest_gap: str | None                   # smallest |mean train - test gap| (equal sizes: the better ranked)
 
@@ -203,18 +207,19 @@ def rank_arms(histories) -> OptimizerRanking:
     """Return the ranking of {label: History | [History, ...] | None} (e.g. each optimizer at its chosen rate)."""
     arms = [arm(label, h) for label, h in histories.items()]
     present = sorted((a for a in arms if a.n), key=lambda a: -a.mean)  # stable: equal means keep given order
-    seeds = min((a.n for a in present), default=0)
-    multi = seeds >= 2
-    groups = _groups(present) if multi else None
-    leader = groups[0][0] if groups and len(groups[0]) == 1 and len(present) > 1 else None
+    compared = [a for a in present if a.n >= 2]  # a missing seed leaves its arm out, not the others' spread
+    seeds = min((a.n for a in compared or present), default=0)
+    groups = _groups(compared) if compared else None
+    leader = groups[0][0] if groups and len(groups[0]) == 1 and len(compared) > 1 else None
     first = max(present, key=lambda a: a.first_epoch_mean, default=None)
     clear = None
-    if first is not None and multi:
+    if first is not None and len(compared) == len(present):
         clear = all(above(first.first_epoch_low, a.first_epoch_high) for a in present if a is not first)
     gaps = [a for a in present if a.gap_mean is not None]
     return OptimizerRanking(
-        arms=tuple(present), missing=tuple(a.label for a in arms if not a.n), seeds=seeds, groups=groups,
-        apart_in_groups=_apart_in_groups(groups, present),
+        arms=tuple(present), missing=tuple(a.label for a in arms if not a.n),
+        single=tuple(a.label for a in present if a.n == 1), seeds=seeds, groups=groups,
+        apart_in_groups=_apart_in_groups(groups, compared),
         leader=leader, first_epoch_leader=first and first.label, first_epoch_clear=clear,
         widest_gap=max(gaps, key=lambda a: abs(a.gap_mean)).label if gaps else None,
         narrowest_gap=min(gaps, key=lambda a: abs(a.gap_mean)).label if gaps else None)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .runs import _ROUNDING, at_chance, column, is_diverged
+from .runs import _ROUNDING, as_printed, at_chance, column, is_diverged
 
 SELECTION_EPOCHS = 3    # the score is the mean validation accuracy over this many final epochs
 ADAPTIVE = ("Adam", "RMSprop")
@@ -46,12 +46,14 @@ def rate_outcome(lr: float, history, last: int = SELECTION_EPOCHS) -> RateOutcom
 class LearningRateChoice:
     """The rate chosen by validation accuracy, the rates that failed, and how the choice relates to a reference.
 
-    Rule: the highest score wins; among equal scores the smaller rate (further from divergence).
+    Rule: the highest score wins; among scores equal as printed (one decimal of a percent, a few images of the
+    validation split) the smaller rate (further from divergence), so that the table never shows a tie broken the
+    other way.
     No scored rate (all diverged, missing or without validation): no choice (`chosen` is None).
     """
     outcomes: tuple[RateOutcome, ...]   # one per candidate, in the order given
     chosen: float | None
-    tied: tuple[float, ...]             # other rates with exactly the chosen one's score (not chosen: larger)
+    tied: tuple[float, ...]             # other rates whose score prints as the chosen one's (not chosen: larger)
     diverged: tuple[float, ...]
     at_chance: tuple[float, ...]        # scored rates that stayed at chance
     missing: tuple[float, ...]          # no run, or a run without a validation split
@@ -74,13 +76,14 @@ def choose_learning_rate(histories, reference: float | None = None,
     """Return the choice among {lr: History | None} by mean validation accuracy over the last epochs."""
     outcomes = tuple(rate_outcome(lr, h, last) for lr, h in histories.items())
     scored = [o for o in outcomes if o.state == "scored"]
-    chosen = min(scored, key=lambda o: (-o.score, o.lr)) if scored else None
+    chosen = min(scored, key=lambda o: (-as_printed(o.score), o.lr)) if scored else None
     relation = None
     if chosen is not None and reference is not None:
         relation = "lower" if chosen.lr < reference else "equal" if chosen.lr == reference else "higher"
     return LearningRateChoice(
         outcomes=outcomes, chosen=chosen and chosen.lr,
-        tied=tuple(o.lr for o in scored if chosen and o is not chosen and o.score == chosen.score),
+        tied=tuple(o.lr for o in scored
+                   if chosen and o is not chosen and as_printed(o.score) == as_printed(chosen.score)),
         diverged=tuple(o.lr for o in outcomes if o.state == "diverged"),
         at_chance=tuple(o.lr for o in scored if o.at_chance),
         missing=tuple(o.lr for o in outcomes if o.state in ("missing", "no validation")),

@@ -26,7 +26,8 @@ def learning_rate_choice(c: LearningRateChoice, model: str = "CNN", reference_na
         text.append(f"The chosen rate is {rate(c.chosen)}{versus} with a mean validation accuracy of "
                     f"{pct(o.score)} {over}.")
         if c.tied:
-            text.append(f"{_rates(c.tied)} scored exactly the same; the smaller rate is taken, further from divergence.")
+            text.append(f"{_rates(c.tied)} scored {pct(o.score)} as well; of equal scores the smaller rate is taken, "
+                        "further from divergence.")
         if len(c.outcomes) == 1:
             text.append("It was the only candidate, so this is no choice among rates.")
         if o.at_chance:
@@ -268,7 +269,10 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
         if len(r.arms) > 1:
             text.append("Single seed: there is no spread to compare these differences against.")
     elif len(r.arms) > 1:
-        if r.leader:
+        if r.leader and r.single:
+            text.append(f"Among the optimizers with several seeds, {r.leader} leads: its worst seed is above every "
+                        "other one's best seed.")
+        elif r.leader:
             text.append(f"{r.leader} leads: its worst seed is above every other optimizer's best seed.")
         rest = r.groups[1:] if r.leader else r.groups
         if len(rest) == 1 and len(rest[0]) > 1:
@@ -281,6 +285,9 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
         elif len(rest) > 1:  # each group once, in order; a group of several is one that seeds cannot split as a whole
             text.append(f"{'Behind it' if r.leader else f'At {r.seeds} seeds'} their ranges separate, best first: "
                         + ", then ".join(join_words(g) + _overlapping(g, r.apart_in_groups) for g in rest) + ".")
+        if r.single:  # a missing seed: its arm is ranked by its one run, never compared
+            text.append(f"{join_words(r.single)} {'has' if len(r.single) == 1 else 'have'} a single seed: there is no "
+                        f"spread to compare {'it' if len(r.single) == 1 else 'them'} against.")
     if len(r.arms) > 1:
         lead = r.arm(r.first_epoch_leader)
         clear = {True: ", above every other optimizer's seeds", False: ", within the range of others' seeds",
