@@ -55,6 +55,15 @@ def test_overfitting_signature():
     assert o.train_loss_fell == (train_loss[-1] < train_loss[lowest]) is True and o.overfitting
 
 
+def test_overfitting_keeps_the_test_accuracy_at_the_lowest_test_loss_and_at_the_end():
+    o = overfitting(make_history([0.40, 0.50, 0.55, 0.57], test_loss=[1.0, 0.8, 0.9, 1.1],
+                                 train_loss=[1.5, 1.0, 0.7, 0.5]))
+    assert (o.accuracy_at_lowest, o.final_accuracy) == (0.50, 0.57) and o.accuracy_change == pytest.approx(0.07)
+    cut = overfitting(make_history([0.4, 0.5, 0.1], test_loss=[1.0, 0.8, None], train_loss=[1.0, 0.7, None],
+                                   status="diverged"))
+    assert cut.final_accuracy == 0.5  # the last epoch with finite losses, not the diverged one
+
+
 @pytest.mark.parametrize("test_loss, train_loss, rose, fell", [
     ([1.0, 0.9, 0.8], [1.0, 0.9, 0.8], False, False),   # still improving: lowest is the last epoch
     ([1.0, 0.8, 0.9], [1.0, 0.9, 1.2], True, False),    # both rose: instability, not overfitting

@@ -257,6 +257,11 @@ def test_sweep_text_in_the_singular_and_plural():
     assert "Stuck at chance (never above 15 % on the validation split): RMSprop at 0.1." in text
     assert "No run diverged." in text
     assert "No stored run diverged." in observed.optimizer_sweep(sweep({**two, ("SGD", 0.1): None}))
+    learned = {key: run for key, run in two.items() if key != ("RMSprop", 0.1)}
+    assert "No run stayed at chance." in observed.optimizer_sweep(sweep(learned))
+    assert "No stored run stayed at chance." in observed.optimizer_sweep(sweep({**learned, ("SGD", 0.1): None}))
+    diverged = {**learned, ("SGD", 0.1): _rate_run([0.3, 0.1], 0.1, "diverged")}
+    assert "No run that kept a finite loss stayed at chance." in observed.optimizer_sweep(sweep(diverged))
 
 
 def test_tables_mark_states_and_name_devices_as_recorded():
@@ -354,6 +359,42 @@ def test_model_comparison_counts_overfitting_seeds_in_words(seeds, train_loss, p
     text = observed.model_comparison(_cnn_and_chance_mlp([1.0, 0.8, 0.9], train_loss, seeds))
     assert "signature of overfitting (test loss more than 2 % above its lowest at the end, training loss down) " \
         + phrase in text
+
+
+@pytest.mark.parametrize("accuracy, phrase", [
+    ([0.40, 0.52, 0.55, 0.572], "Yet its test accuracy still rose, from 52.0 % in epoch 2 to 57.2 % at the end: the "
+                                "rising test loss is more confident mistakes, not more of them."),
+    ([0.40, 0.52, 0.50, 0.48], "Its test accuracy fell too, from 52.0 % in epoch 2 to 48.0 % at the end."),
+    ([0.40, 0.52, 0.53, 0.5204], "Its test accuracy ended where it stood then, at 52.0 %."),
+])
+def test_overfitting_says_what_the_test_accuracy_did_after_the_lowest_test_loss(accuracy, phrase):
+    o = overfitting(make_history(accuracy, test_loss=[1.0, 0.8, 0.9, 1.1], train_loss=[1.5, 1.0, 0.7, 0.5]))
+    assert observed.overfitting(o).endswith("on the test images it gets wrong. " + phrase)
+
+
+@pytest.mark.parametrize("finals, phrase", [
+    ([0.60, 0.62, 0.63], "Yet in each of them the test accuracy still rose after the lowest test loss, by 5.0 to 8.0 "
+                         "points: the rising test loss is more confident mistakes, not more of them."),
+    ([0.50, 0.52, 0.50], "In each of them the test accuracy fell too after the lowest test loss, by 3.0 to 5.0 points."),
+    ([0.60, 0.52, 0.57], "After the lowest test loss the test accuracy rose in 2 and fell in 1 of these 3 seeds."),
+    ([0.60, 0.55, 0.57], "After the lowest test loss the test accuracy rose in 2 and stayed level in 1 of these 3 seeds."),
+])
+def test_overfitting_over_seeds_says_what_their_test_accuracy_did(finals, phrase):
+    cnn = [make_history([0.40, 0.55, 0.56, final], test_loss=[1.0, 0.8, 0.9, 1.1], train_loss=[1.5, 1.0, 0.7, 0.5],
+                        seed=seed, dataset="cifar10", model="cnn") for seed, final in enumerate(finals, 1)]
+    mlp = [make_history([0.40, 0.45, 0.46, 0.47], seed=seed, dataset="cifar10") for seed in (1, 2, 3)]
+    text = observed.model_comparison(compare_models(mlp, cnn))
+    assert "in all 3 seeds; its test loss is lowest in epoch 2 for every seed." in text and text.endswith(phrase)
+
+
+def test_one_overfitting_seed_of_several_is_named_as_that_seed():
+    cnn = [make_history([0.40, 0.55, 0.56, 0.60], test_loss=[1.0, 0.8, 0.9, 1.1] if seed == 1 else None,
+                        train_loss=[1.5, 1.0, 0.7, 0.5], seed=seed, dataset="cifar10", model="cnn") for seed in (1, 2)]
+    mlp = [make_history([0.40, 0.45, 0.46, 0.47], seed=seed, dataset="cifar10") for seed in (1, 2)]
+    text = observed.model_comparison(compare_models(mlp, cnn))
+    assert text.endswith("in 1 of 2 seeds; its test loss is lowest in epochs 2 and 4 (by seed). Yet that seed's test "
+                         "accuracy still rose, from 55.0 % in epoch 2 to 60.0 % at the end: the rising test loss is more "
+                         "confident mistakes, not more of them.")
 
 
 def test_ranking_calls_the_gap_widest_by_size_and_says_its_direction_in_words():

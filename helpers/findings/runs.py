@@ -161,6 +161,16 @@ class Overfitting:
     test_loss_rose: bool            # ended more than OVERFIT_RISE above its lowest
     train_loss_fell: bool
     diverged: bool = False
+    accuracy_at_lowest: float | None = None  # test accuracy in the epoch of the lowest test loss
+    final_accuracy: float | None = None      # test accuracy after the last epoch considered
+
+    @property
+    def accuracy_change(self) -> float | None:
+        """Test accuracy at the end minus at the lowest test loss: the loss counts confident mistakes, the accuracy
+        only the top class, so a rising test loss need not cost accuracy (None without both)."""
+        if self.accuracy_at_lowest is None or self.final_accuracy is None:
+            return None
+        return self.final_accuracy - self.accuracy_at_lowest
 
     @property
     def overfitting(self) -> bool:
@@ -183,6 +193,7 @@ class Overfitting:
 def overfitting(history) -> Overfitting:
     """Return whether the run's test loss rose after its lowest epoch while its training loss fell."""
     test, train = column(history, "test_loss") or [], column(history, "train_loss") or []
+    accuracy = column(history, "test_accuracy") or []
     finite = 0
     for a, b in zip(test, train):  # the finite prefix: everything after a non-finite loss is unusable
         if a is None or b is None:
@@ -197,4 +208,5 @@ def overfitting(history) -> Overfitting:
         epochs_considered=finite, lowest_test_loss_epoch=lowest + 1, lowest_test_loss=test[lowest],
         final_test_loss=test[-1], train_loss_at_lowest=train[lowest], final_train_loss=train[-1],
         test_loss_rose=test[-1] > test[lowest] * (1 + OVERFIT_RISE), train_loss_fell=train[-1] < train[lowest],
-        diverged=diverged)
+        diverged=diverged, accuracy_at_lowest=accuracy[lowest] if len(accuracy) >= finite else None,
+        final_accuracy=accuracy[finite - 1] if len(accuracy) >= finite else None)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..findings import (CHANCE, CHANCE_MARGIN, OVERFIT_RISE, Arm, LearningRateChoice, ModelComparison,
                         OptimizerRanking, OptimizerSweep, Overfitting, Verdict)
+from ..findings.runs import as_printed
 from ..findings.selection import SMALL_RATE
 from ..formatting import count_of, join_words, pct, plural, points, rate, relative, secs, times
 
@@ -99,11 +100,38 @@ def overfitting(o: Overfitting, name: str = "the CNN") -> str:
             f"{o.train_loss_at_lowest:.3f} to {o.final_train_loss:.3f} over the same epochs")
     if o.overfitting:
         return text + (": the signature of overfitting, the network grows more confident on the training images and "
-                       "on the test images it gets wrong.")
+                       f"on the test images it gets wrong.{_accuracy_since_lowest([o])}")
     if o.train_loss_fell and o.rise is not None and o.rise > 0:
         return text + (f": a rise of {pct(o.rise)}, within the {pct(OVERFIT_RISE, 0)} that epoch-to-epoch noise can "
                        "make, so no clear sign of overfitting yet.")
     return text + ": no sign of overfitting in the losses yet."
+
+
+def _accuracy_since_lowest(overfit: list[Overfitting], whose: str = "its") -> str:
+    """Return " " and a sentence on what the test accuracy did after the lowest test loss in the runs that overfit
+    ("" if none has the accuracies; `whose` names one run's: "its", "that seed's"): a loss that rises while the
+    accuracy rises counts more confident mistakes, not more of them."""
+    runs = [o for o in overfit if o.accuracy_change is not None]
+    way = [(as_printed(o.final_accuracy) > as_printed(o.accuracy_at_lowest)) -
+           (as_printed(o.final_accuracy) < as_printed(o.accuracy_at_lowest)) for o in runs]
+    why = "the rising test loss is more confident mistakes, not more of them"
+    if len(runs) == 1:
+        o, subject = runs[0], f"{whose} test accuracy"
+        since = f"{pct(o.accuracy_at_lowest)} in epoch {o.lowest_test_loss_epoch} to {pct(o.final_accuracy)} at the end"
+        sentence = {1: f"yet {subject} still rose, from {since}: {why}.", -1: f"{subject} fell too, from {since}.",
+                    0: f"{subject} ended where it stood then, at {pct(o.final_accuracy)}."}[way[0]]
+        return f" {sentence[0].upper()}{sentence[1:]}"
+    if not runs:
+        return ""
+    changes = sorted(abs(o.accuracy_change) for o in runs)
+    by = points(changes[0]) if points(changes[0]) == points(changes[-1]) else \
+        f"{points(changes[0]).split()[0]} to {points(changes[-1])}"
+    if all(w == 1 for w in way):
+        return f" Yet in each of them the test accuracy still rose after the lowest test loss, by {by}: {why}."
+    if all(w == -1 for w in way):
+        return f" In each of them the test accuracy fell too after the lowest test loss, by {by}."
+    moves = [f"{verb} in {way.count(k)}" for k, verb in ((1, "rose"), (-1, "fell"), (0, "stayed level")) if k in way]
+    return f" After the lowest test loss the test accuracy {join_words(moves)} of these {len(runs)} seeds."
 
 
 def _epochs(numbers, seed: str = "seed") -> str:
@@ -196,7 +224,8 @@ def _overfitting_over_seeds(judgements: tuple[Overfitting, ...], overfit: int) -
     seed = "judged seed" if len(judged) < len(judgements) else "seed"  # a diverged seed's losses say nothing here
     return (f"The CNN's losses show the signature of overfitting (test loss more than {pct(OVERFIT_RISE, 0)} above its "
             f"lowest at the end, training loss down) in {count_of(overfit, len(judged), seed)}{unjudged}; its test "
-            f"loss is lowest in {_epochs((o.lowest_test_loss_epoch for o in judged), seed)}.")
+            f"loss is lowest in {_epochs((o.lowest_test_loss_epoch for o in judged), seed)}."
+            + _accuracy_since_lowest([o for o in judged if o.overfitting], whose="that seed's"))
 
 
 def _by_optimizer(pairs) -> str:
@@ -220,7 +249,8 @@ def optimizer_sweep(s: OptimizerSweep) -> str:
         text.append(f"Stuck at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split): "
                     f"{_by_optimizer(s.at_chance)}.")
     elif any(o.state == "scored" for o in s.outcomes):
-        text.append("No converging run stayed at chance.")
+        kept = "run that kept a finite loss" if s.diverged else "run"  # a diverged run is no candidate for chance
+        text.append(f"No {'stored ' if s.missing else ''}{kept} stayed at chance.")
     if s.missing:
         text.append(f"Missing or without a validation split: {_by_optimizer(s.missing)}.")
     if s.adaptive_small:
