@@ -387,6 +387,20 @@ def test_overfitting_over_seeds_says_what_their_test_accuracy_did(finals, phrase
     assert "in all 3 seeds; its test loss is lowest in epoch 2 for every seed." in text and text.endswith(phrase)
 
 
+def test_jagged_curves_are_named_with_their_largest_epoch_to_epoch_fall():
+    mlp = make_history([0.2, 0.3, 0.40, 0.32, 0.45, 0.44], dataset="cifar10")        # second half: falls 8 points
+    cnn = make_history([0.1, 0.3, 0.45, 0.56, 0.565, 0.57], dataset="cifar10", model="cnn")  # steep, never falls
+    text = observed.model_comparison(compare_models(mlp, cnn))
+    assert ("In the second half of training the test accuracy fell by up to 8.0 points (MLP) from one epoch to "
+            "the next, so a single epoch's accuracy, such as the final one compared here, is a noisy reading.") in text
+    small = observed.model_comparison(compare_models(make_history([0.2, 0.3, 0.4, 0.371], dataset="cifar10"), cnn))
+    assert "noisy reading" not in small  # 2.9 points: below JAGGED
+    ranking = observed.optimizer_ranking(rank_arms({"SGD": [mlp], "Adam": _seeds([0.6, 0.62])}))
+    assert "fell by up to 8.0 points (SGD) from one epoch" in ranking
+    both = observed.optimizer_ranking(rank_arms({"SGD": [mlp, make_history([0.2, 0.3, 0.4, 0.5, 0.41], seed=2)]}))
+    assert "fell by up to 9.0 points (SGD) from one epoch to the next, the largest over the seeds" in both
+
+
 def test_one_overfitting_seed_of_several_is_named_as_that_seed():
     cnn = [make_history([0.40, 0.55, 0.56, 0.60], test_loss=[1.0, 0.8, 0.9, 1.1] if seed == 1 else None,
                         train_loss=[1.5, 1.0, 0.7, 0.5], seed=seed, dataset="cifar10", model="cnn") for seed in (1, 2)]

@@ -15,6 +15,8 @@ SLOW_FIRST_EPOCH = 1.5  # a first epoch this many times the median one counts as
 BUSY_LOAD = 1.25        # a host whose 1-minute load exceeded this many times its cores (+ 0.5) was oversubscribed
 OVERFIT_RISE = 0.02     # a test loss counts as risen when it ends this fraction above its lowest: epoch-to-epoch
                         # noise of a converged run's test loss stays below it, overfitting CNNs rise by tens of percent
+JAGGED = 0.03           # a test accuracy that falls this much from one epoch to the next in the second half of a run
+                        # is jagged: a learning curve past its first rise falls by well under a point, if at all
 
 
 def as_printed(fraction: float) -> float:
@@ -94,6 +96,8 @@ class RunSummary:
     parameters: int
     timing: str = "unknown"         # "alone", "partly shared", "shared" or "unknown": see timing_of
     epochs_alone: int = 0           # the epochs timed alone; median_epoch_time is theirs where some were shared
+    drop: float | None = None       # largest fall of test accuracy from one epoch to the next in the second half of
+                                    # the run, 0 if none (None: fewer than 4 epochs, or diverged)
 
     @property
     def diverged(self) -> bool:
@@ -108,6 +112,16 @@ class RunSummary:
 def times_comparable(*summaries: RunSummary | None) -> bool:
     """True if these runs' epoch times may be compared: each measured without other runs on its device."""
     return all(s is not None and s.times_comparable for s in summaries)
+
+
+def second_half_drop(accuracy: list[float]) -> float | None:
+    """Return the largest fall between consecutive epochs over the run's second half (epochs 15-30 of 30), where a
+    learning curve no longer rises fast: a rise is learning, a fall is noise or instability (None below 4 epochs)."""
+    n = len(accuracy)
+    if n < 4:
+        return None
+    half = accuracy[n - n // 2 - 1:]
+    return max(0.0, max(a - b for a, b in zip(half, half[1:])))
 
 
 def run_summary(history) -> RunSummary | None:
@@ -135,7 +149,8 @@ def run_summary(history) -> RunSummary | None:
         total_eval_time=sum(column(history, "eval_time") or []),
         # slow from start-up, not from sharing: only a first epoch timed alone
         first_epoch_slow=len(times) > 1 and 0 in alone and times[0] > SLOW_FIRST_EPOCH * median,
-        parameters=history.parameters, timing=timing, epochs_alone=len(alone))
+        parameters=history.parameters, timing=timing, epochs_alone=len(alone),
+        drop=None if history.status == "diverged" else second_half_drop(accuracy))
 
 
 def at_chance(history, split: str = "val") -> bool | None:

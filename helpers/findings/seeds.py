@@ -49,6 +49,11 @@ class Arm:
     shared_runs: int = 0                # seeds timed while sharing the machine in every epoch (not in the time)
 
     @property
+    def drop(self) -> float | None:
+        """The largest epoch-to-epoch fall of test accuracy in the second half of any seed (None: none measured)."""
+        return max((r.drop for r in self.runs if r.drop is not None), default=None)
+
+    @property
     def seeds(self) -> tuple[int, ...]:
         return tuple(r.seed for r in self.runs)
 

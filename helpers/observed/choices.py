@@ -1,7 +1,7 @@
 """Prose for 3.3 and 3.4: learning-rate choices, overfitting, MLP against CNN, optimizers across seeds."""
 from __future__ import annotations
 
-from ..findings import (CHANCE, CHANCE_MARGIN, OVERFIT_RISE, Arm, LearningRateChoice, ModelComparison,
+from ..findings import (CHANCE, CHANCE_MARGIN, JAGGED, OVERFIT_RISE, Arm, LearningRateChoice, ModelComparison,
                         OptimizerRanking, OptimizerSweep, Overfitting, Verdict)
 from ..findings.runs import as_printed
 from ..findings.selection import SMALL_RATE
@@ -152,6 +152,18 @@ def spread(a: Arm, digits: int = 1) -> str:
     return f"{pct(a.mean, digits)} ({a.n} seeds: {pct(a.low, digits)} to {pct(a.high, digits)})"
 
 
+def jagged(arms) -> str:
+    """Return a sentence on the arms whose test accuracy falls from one epoch to the next late in training ("" if
+    none does): their final accuracies, which the comparisons use, are noisy readings."""
+    rough = [a for a in arms if a.drop is not None and as_printed(a.drop) >= as_printed(JAGGED)]
+    if not rough:
+        return ""
+    sizes = join_words(f"{points(a.drop)} ({a.label})" for a in rough)
+    seeds = ", the largest over the seeds" if any(a.n > 1 for a in rough) else ""
+    return (f"In the second half of training the test accuracy fell by up to {sizes} from one epoch to the "
+            f"next{seeds}, so a single epoch's accuracy, such as the final one compared here, is a noisy reading.")
+
+
 def verdict(v: Verdict, article: str = "") -> str:
     """Return one sentence on whether the first arm beats the second across seeds ("the " names them "the CNN")."""
     if v.outcome == "missing":
@@ -184,6 +196,8 @@ def model_comparison(c: ModelComparison) -> str:
             seeds = a.diverged_seeds
             text.append(f"The {a.label} diverged with {plural(len(seeds), 'seed')} {join_words(seeds)}.")
     text.append(verdict(c.verdict, article="the "))
+    if rough := jagged((cnn, mlp)):
+        text.append(rough)
     if c.parameter_ratio is not None:
         text.append(f"The CNN has {times(c.parameter_ratio)} the MLP's parameters.")
     shared = [a for a in (cnn, mlp) if a.shared_runs]
@@ -318,6 +332,8 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
         if r.single:  # a missing seed: its arm is ranked by its one run, never compared
             text.append(f"{join_words(r.single)} {'has' if len(r.single) == 1 else 'have'} a single seed: there is no "
                         f"spread to compare {'it' if len(r.single) == 1 else 'them'} against.")
+    if rough := jagged(r.arms):
+        text.append(rough)
     if len(r.arms) > 1:
         lead = r.arm(r.first_epoch_leader)
         clear = {True: ", above every other optimizer's seeds", False: ", within the range of others' seeds",
