@@ -55,14 +55,23 @@ def test_overfitting_signature():
     assert o.train_loss_fell == (train_loss[-1] < train_loss[lowest]) is True and o.overfitting
 
 
-def test_the_drop_is_the_largest_epoch_to_epoch_fall_after_the_first_rise():
+def test_the_drop_is_the_largest_epoch_to_epoch_fall_after_the_first_rise_that_the_curve_climbs_back_from():
     # 6 epochs: the second half is epochs 3-6 (3 changes); a rise, however steep, is no drop
-    assert run_summary(make_history([0.1, 0.5, 0.52, 0.40, 0.45, 0.46])).drop == pytest.approx(0.12)
+    assert run_summary(make_history([0.1, 0.5, 0.52, 0.40, 0.50, 0.51])).drop == pytest.approx(0.12)
     assert run_summary(make_history([0.1, 0.2, 0.35, 0.5, 0.6, 0.7])).drop == 0
+    assert run_summary(make_history([0.1, 0.5, 0.6, 0.65, 0.1, 0.1])).drop == 0  # a collapse, not noise
+    assert run_summary(make_history([0.1, 0.5, 0.52, 0.40, 0.48, 0.48])).drop == 0  # never back within 3 points
     assert run_summary(make_history([0.1, 0.5, 0.52])).drop is None  # too short for a second half
     assert run_summary(make_history([0.1, 0.5, 0.52, 0.2], status="diverged")).drop is None
-    two = arm("A", [make_history([0.1, 0.5, 0.52, 0.50], seed=1), make_history([0.1, 0.5, 0.60, 0.52], seed=2)])
+    two = arm("A", [make_history([0.1, 0.5, 0.52, 0.50, 0.53], seed=1),
+                    make_history([0.1, 0.5, 0.60, 0.52, 0.60], seed=2)])
     assert two.drop == pytest.approx(0.08)
+
+
+def test_at_chance_is_judged_as_printed():
+    assert at_chance(make_history([0.1] * 2, val_accuracy=[0.1, 0.1504])) is True  # prints 15.0 %: not above 15 %
+    assert at_chance(make_history([0.1] * 2, val_accuracy=[0.1, 0.1506])) is False  # 15.1 %
+    assert arm("A", [make_history([0.1, 0.1504])]).at_chance and not arm("A", [make_history([0.1, 0.1506])]).at_chance
 
 
 def test_overfitting_keeps_the_test_accuracy_at_the_lowest_test_loss_and_at_the_end():

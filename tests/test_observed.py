@@ -220,6 +220,19 @@ def test_ranking_text_with_a_missing_seed_compares_the_others():
            "then SGD. Adagrad has a single seed: there is no spread to compare it against." in one
 
 
+def test_a_printed_tie_at_chance_is_no_rate_that_fell_back():
+    c = choose_learning_rate({0.1: _rate_run([0.1504] * 3, 0.1), 0.01: _rate_run([0.15] * 3, 0.01)})
+    text = observed.learning_rate_choice(c)
+    assert c.chosen == 0.01 and c.at_chance == (0.1, 0.01) and "fell back" not in text
+    assert "the CNN did not learn at any candidate rate" in text
+
+
+def test_a_single_seed_first_epoch_leader_has_no_mean():
+    r = rank_arms({"Adam": _seeds([0.70, 0.72, 0.74]), "SGD": _seeds([0.50, 0.52]),
+                   "RMSprop": [make_history([0.7, 0.72, 0.6], dataset="cifar10", model="cnn")]})
+    assert "After the first epoch RMSprop has the highest test accuracy, 70.0 %." in observed.optimizer_ranking(r)
+
+
 def test_verdict_texts():
     a, b = arm("A", _seeds([0.7, 0.72])), arm("B", _seeds([0.6, 0.62]))
     assert observed.verdict(compare_arms(a, b)) == "A is ahead by 10.0 points (means), beyond the range of every seed of the other."
@@ -259,9 +272,11 @@ def test_sweep_text_in_the_singular_and_plural():
     assert "No stored run diverged." in observed.optimizer_sweep(sweep({**two, ("SGD", 0.1): None}))
     learned = {key: run for key, run in two.items() if key != ("RMSprop", 0.1)}
     assert "No run stayed at chance." in observed.optimizer_sweep(sweep(learned))
-    assert "No stored run stayed at chance." in observed.optimizer_sweep(sweep({**learned, ("SGD", 0.1): None}))
-    diverged = {**learned, ("SGD", 0.1): _rate_run([0.3, 0.1], 0.1, "diverged")}
-    assert "No run that kept a finite loss stayed at chance." in observed.optimizer_sweep(sweep(diverged))
+    scored = "Of the runs scored on the validation split, none stayed at chance."
+    assert scored in observed.optimizer_sweep(sweep({**learned, ("SGD", 0.1): None}))
+    assert scored in observed.optimizer_sweep(sweep({**learned, ("SGD", 0.1): _rate_run([0.3, 0.1], 0.1, "diverged")}))
+    unscored = make_history([0.1, 0.1], lr=0.1, dataset="cifar10", model="cnn")  # no validation split: not judged
+    assert scored in observed.optimizer_sweep(sweep({**learned, ("SGD", 0.1): unscored}))
 
 
 def test_tables_mark_states_and_name_devices_as_recorded():
@@ -378,6 +393,9 @@ def test_overfitting_says_what_the_test_accuracy_did_after_the_lowest_test_loss(
     ([0.50, 0.52, 0.50], "In each of them the test accuracy fell too after the lowest test loss, by 3.0 to 5.0 points."),
     ([0.60, 0.52, 0.57], "After the lowest test loss the test accuracy rose in 2 and fell in 1 of these 3 seeds."),
     ([0.60, 0.55, 0.57], "After the lowest test loss the test accuracy rose in 2 and stayed level in 1 of these 3 seeds."),
+    ([0.5502, 0.55, 0.5504], "In each of them the test accuracy ended where it stood at the lowest test loss."),
+    ([0.5506, 0.62, 0.60], "Yet in each of them the test accuracy still rose after the lowest test loss, by 0.1 to 7.0 "
+                           "points: the rising test loss is more confident mistakes, not more of them."),  # as printed
 ])
 def test_overfitting_over_seeds_says_what_their_test_accuracy_did(finals, phrase):
     cnn = [make_history([0.40, 0.55, 0.56, final], test_loss=[1.0, 0.8, 0.9, 1.1], train_loss=[1.5, 1.0, 0.7, 0.5],
@@ -391,14 +409,20 @@ def test_jagged_curves_are_named_with_their_largest_epoch_to_epoch_fall():
     mlp = make_history([0.2, 0.3, 0.40, 0.32, 0.45, 0.44], dataset="cifar10")        # second half: falls 8 points
     cnn = make_history([0.1, 0.3, 0.45, 0.56, 0.565, 0.57], dataset="cifar10", model="cnn")  # steep, never falls
     text = observed.model_comparison(compare_models(mlp, cnn))
-    assert ("In the second half of training the test accuracy fell by up to 8.0 points (MLP) from one epoch to "
-            "the next, so a single epoch's accuracy, such as the final one compared here, is a noisy reading.") in text
-    small = observed.model_comparison(compare_models(make_history([0.2, 0.3, 0.4, 0.371], dataset="cifar10"), cnn))
+    assert ("In the second half of training the test accuracy fell by up to 8.0 points (MLP) from one epoch to the "
+            "next and climbed back, so a single epoch's accuracy, such as the final one compared here, is a noisy "
+            "reading.") in text
+    small = observed.model_comparison(compare_models(make_history([0.2, 0.3, 0.4, 0.371, 0.41], dataset="cifar10"),
+                                                     cnn))
     assert "noisy reading" not in small  # 2.9 points: below JAGGED
+    collapse = observed.model_comparison(compare_models(make_history([.1, .5, .6, .65, .1, .1], dataset="cifar10"),
+                                                        cnn))
+    assert "noisy reading" not in collapse and "the MLP 10.0 %" in collapse
     ranking = observed.optimizer_ranking(rank_arms({"SGD": [mlp], "Adam": _seeds([0.6, 0.62])}))
     assert "fell by up to 8.0 points (SGD) from one epoch" in ranking
-    both = observed.optimizer_ranking(rank_arms({"SGD": [mlp, make_history([0.2, 0.3, 0.4, 0.5, 0.41], seed=2)]}))
-    assert "fell by up to 9.0 points (SGD) from one epoch to the next, the largest over the seeds" in both
+    both = observed.optimizer_ranking(rank_arms({"SGD": [mlp, make_history([0.2, 0.3, 0.4, 0.5, 0.41, 0.5], seed=2)]}))
+    assert ("fell by up to 9.0 points (SGD) from one epoch to the next and climbed back, the largest over the seeds, "
+            "so a single epoch's accuracy, such as the final one, is a noisy reading.") in both
 
 
 def test_one_overfitting_seed_of_several_is_named_as_that_seed():

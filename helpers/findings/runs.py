@@ -24,6 +24,11 @@ def as_printed(fraction: float) -> float:
     return round(100 * fraction, 1)
 
 
+def never_above_chance(best: float) -> bool:
+    """True if a run's best accuracy is at most chance + CHANCE_MARGIN as printed (15.04 % is 15.0 %, not above)."""
+    return as_printed(best) <= as_printed(CHANCE + CHANCE_MARGIN)
+
+
 def column(history, name: str) -> list | None:
     """Return a per-epoch column of a run, or None if the run has no such column (or no epochs)."""
     try:
@@ -97,7 +102,7 @@ class RunSummary:
     timing: str = "unknown"         # "alone", "partly shared", "shared" or "unknown": see timing_of
     epochs_alone: int = 0           # the epochs timed alone; median_epoch_time is theirs where some were shared
     drop: float | None = None       # largest fall of test accuracy from one epoch to the next in the second half of
-                                    # the run, 0 if none (None: fewer than 4 epochs, or diverged)
+                                    # the run that it recovers from, 0 if none (None: fewer than 4 epochs, diverged)
 
     @property
     def diverged(self) -> bool:
@@ -115,13 +120,15 @@ def times_comparable(*summaries: RunSummary | None) -> bool:
 
 
 def second_half_drop(accuracy: list[float]) -> float | None:
-    """Return the largest fall between consecutive epochs over the run's second half (epochs 15-30 of 30), where a
-    learning curve no longer rises fast: a rise is learning, a fall is noise or instability (None below 4 epochs)."""
+    """Return the largest fall between consecutive epochs over the run's second half (epochs 15-30 of 30) that the
+    curve climbs back from (to within JAGGED of where it fell from), 0 if none: jagged, not a collapse. The second
+    half leaves out the first fast rise (None below 4 epochs)."""
     n = len(accuracy)
     if n < 4:
         return None
     half = accuracy[n - n // 2 - 1:]
-    return max(0.0, max(a - b for a, b in zip(half, half[1:])))
+    return max((half[i] - half[i + 1] for i in range(len(half) - 1)
+                if half[i + 1] < half[i] and max(half[i + 1:]) >= half[i] - JAGGED), default=0.0)
 
 
 def run_summary(history) -> RunSummary | None:
@@ -156,7 +163,7 @@ def run_summary(history) -> RunSummary | None:
 def at_chance(history, split: str = "val") -> bool | None:
     """True if the run was never above chance + CHANCE_MARGIN on the split; None if it has no such split."""
     accuracy = column(history, f"{split}_accuracy")
-    return None if accuracy is None else max(accuracy) <= CHANCE + CHANCE_MARGIN + _ROUNDING
+    return None if accuracy is None else never_above_chance(max(accuracy))
 
 
 @dataclass(frozen=True)

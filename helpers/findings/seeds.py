@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from .runs import _ROUNDING, CHANCE, CHANCE_MARGIN, Overfitting, RunSummary, as_printed, overfitting, run_summary
+from .runs import Overfitting, RunSummary, as_printed, never_above_chance, overfitting, run_summary
 
 
 def _mean(values) -> float | None:
@@ -82,7 +82,7 @@ class Arm:
     @property
     def at_chance(self) -> bool:
         """True if no seed's test accuracy ever rose above chance + CHANCE_MARGIN (False without runs)."""
-        return bool(self.runs) and all(r.best_accuracy <= CHANCE + CHANCE_MARGIN + _ROUNDING for r in self.runs)
+        return bool(self.runs) and all(never_above_chance(r.best_accuracy) for r in self.runs)
 
 
 def arm(label: str, histories) -> Arm:

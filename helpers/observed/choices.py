@@ -123,13 +123,15 @@ def _accuracy_since_lowest(overfit: list[Overfitting], whose: str = "its") -> st
         return f" {sentence[0].upper()}{sentence[1:]}"
     if not runs:
         return ""
-    changes = sorted(abs(o.accuracy_change) for o in runs)
+    changes = sorted(abs(as_printed(o.final_accuracy) - as_printed(o.accuracy_at_lowest)) / 100 for o in runs)
     by = points(changes[0]) if points(changes[0]) == points(changes[-1]) else \
-        f"{points(changes[0]).split()[0]} to {points(changes[-1])}"
+        f"{points(changes[0]).split()[0]} to {points(changes[-1])}"  # as printed: a rise is never "by 0.0 points"
     if all(w == 1 for w in way):
         return f" Yet in each of them the test accuracy still rose after the lowest test loss, by {by}: {why}."
     if all(w == -1 for w in way):
         return f" In each of them the test accuracy fell too after the lowest test loss, by {by}."
+    if all(w == 0 for w in way):
+        return " In each of them the test accuracy ended where it stood at the lowest test loss."
     moves = [f"{verb} in {way.count(k)}" for k, verb in ((1, "rose"), (-1, "fell"), (0, "stayed level")) if k in way]
     return f" After the lowest test loss the test accuracy {join_words(moves)} of these {len(runs)} seeds."
 
@@ -153,15 +155,16 @@ def spread(a: Arm, digits: int = 1) -> str:
 
 
 def jagged(arms) -> str:
-    """Return a sentence on the arms whose test accuracy falls from one epoch to the next late in training ("" if
-    none does): their final accuracies, which the comparisons use, are noisy readings."""
+    """Return a sentence on the arms whose test accuracy falls from one epoch to the next late in training and climbs
+    back ("" if none does): their final accuracies, which the comparisons use, are noisy readings."""
     rough = [a for a in arms if a.drop is not None and as_printed(a.drop) >= as_printed(JAGGED)]
     if not rough:
         return ""
     sizes = join_words(f"{points(a.drop)} ({a.label})" for a in rough)
     seeds = ", the largest over the seeds" if any(a.n > 1 for a in rough) else ""
+    final = "the final one compared here" if len(arms) > 1 else "the final one"
     return (f"In the second half of training the test accuracy fell by up to {sizes} from one epoch to the "
-            f"next{seeds}, so a single epoch's accuracy, such as the final one compared here, is a noisy reading.")
+            f"next and climbed back{seeds}, so a single epoch's accuracy, such as {final}, is a noisy reading.")
 
 
 def verdict(v: Verdict, article: str = "") -> str:
@@ -262,9 +265,9 @@ def optimizer_sweep(s: OptimizerSweep) -> str:
     if s.at_chance:
         text.append(f"Stuck at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split): "
                     f"{_by_optimizer(s.at_chance)}.")
-    elif any(o.state == "scored" for o in s.outcomes):
-        kept = "run that kept a finite loss" if s.diverged else "run"  # a diverged run is no candidate for chance
-        text.append(f"No {'stored ' if s.missing else ''}{kept} stayed at chance.")
+    elif any(o.state == "scored" for o in s.outcomes):  # only a scored run can be judged (diverged, missing: not)
+        text.append("No run stayed at chance." if all(o.state == "scored" for o in s.outcomes) else
+                    "Of the runs scored on the validation split, none stayed at chance.")
     if s.missing:
         text.append(f"Missing or without a validation split: {_by_optimizer(s.missing)}.")
     if s.adaptive_small:
@@ -338,7 +341,7 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
         lead = r.arm(r.first_epoch_leader)
         clear = {True: ", above every other optimizer's seeds", False: ", within the range of others' seeds",
                  None: ""}[r.first_epoch_clear]
-        mean = "mean " if r.seeds > 1 else ""
+        mean = "mean " if lead.n > 1 else ""
         level = [a.label for a in r.arms if pct(a.first_epoch_mean) == pct(lead.first_epoch_mean)]  # as printed
         if len(level) > 1:
             text.append(f"After the first epoch {join_words(level)} share the highest {mean}test accuracy, "
