@@ -220,6 +220,18 @@ def test_ranking_text_with_a_missing_seed_compares_the_others():
            "then SGD. Adagrad has a single seed: there is no spread to compare it against." in one
 
 
+def test_a_chosen_rate_at_or_above_the_reference_says_no_lower_rate_was_needed():
+    runs = {0.1: _rate_run([0.5, 0.6, 0.62], 0.1), 0.01: _rate_run([0.4, 0.5, 0.55], 0.01),
+            0.001: _rate_run([0.2, 0.3, 0.35], 0.001)}
+    text = observed.learning_rate_choice(choose_learning_rate(runs, reference=0.1))
+    assert ("The chosen rate is 0.1, equal to the MLP's 0.1, with a mean validation accuracy of 57.3 % over the last 3 "
+            "epochs. Every lower candidate (0.01 and 0.001) scored below it, so in these runs the CNN did not need a "
+            "lower rate than the MLP's.") in text
+    unknown = observed.learning_rate_choice(choose_learning_rate({**runs, 0.001: None}, reference=0.1))
+    assert "did not need" not in unknown  # a lower rate without a run might have scored better
+    assert "did not need" not in observed.learning_rate_choice(choose_learning_rate(runs, reference=1.0))  # lower
+
+
 def test_a_printed_tie_at_chance_is_no_rate_that_fell_back():
     c = choose_learning_rate({0.1: _rate_run([0.1504] * 3, 0.1), 0.01: _rate_run([0.15] * 3, 0.01)})
     text = observed.learning_rate_choice(c)

@@ -29,6 +29,10 @@ def learning_rate_choice(c: LearningRateChoice, model: str = "CNN", reference_na
         if c.tied:
             text.append(f"{_rates(c.tied)} scored {pct(o.score)} as well; of equal scores the smaller rate is taken, "
                         "further from divergence.")
+        lower = [x for x in c.outcomes if c.relation in ("equal", "higher") and x.lr < c.reference]
+        if lower and all(x.state == "scored" for x in lower):  # ties go to the smaller rate: each scored below it
+            text.append(f"Every lower candidate ({_rates(x.lr for x in lower)}) scored below it, so in these runs the "
+                        f"{model} did not need a lower rate than {reference_name}.")
         if len(c.outcomes) == 1:
             text.append("It was the only candidate, so this is no choice among rates.")
         if o.at_chance:
