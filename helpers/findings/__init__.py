@@ -15,8 +15,8 @@ from .step import SHEET_RATES, StepEffect, step_effect
 
 __all__ = [
     "CHANCE", "CHANCE_MARGIN", "JAGGED", "OVERFIT_RISE", "Arm", "DeviceComparison", "LearningRateChoice",
-    "ModelComparison", "OptimizerRanking", "OptimizerSweep", "Overfitting", "PipelineComparison", "PipelineGain", "RateOutcome",
-    "RunSummary", "SHEET_RATES", "StepEffect", "Verdict", "arm", "at_chance", "choose_learning_rate", "column",
+    "ModelComparison", "OptimizerRanking", "OptimizerSweep", "Overfitting", "PipelineComparison", "PipelineGain",
+    "RateOutcome", "RunSummary", "SHEET_RATES", "StepEffect", "Verdict", "arm", "at_chance", "choose_learning_rate", "column",
     "compare_arms", "compare_devices", "compare_models", "compare_pipelines", "overfitting", "rank_arms",
     "rank_optimizers", "rate_outcome", "recorded_device", "run_summary", "step_effect", "sweep",
 ]
