@@ -16,7 +16,8 @@ BUSY_LOAD = 1.25        # a host whose 1-minute load exceeded this many times it
 OVERFIT_RISE = 0.02     # a test loss counts as risen when it ends this fraction above its lowest: epoch-to-epoch
                         # noise of a converged run's test loss stays below it, overfitting CNNs rise by tens of percent
 JAGGED = 0.03           # a test accuracy that falls this much from one epoch to the next in the second half of a run
-                        # is jagged: a learning curve past its first rise falls by well under a point, if at all
+                        # is jagged: on real CIFAR-10 (30 epochs) the steadier runs fell by up to 1.4 (Adam 0.001)
+                        # and 2.4 points (SGD 0.1), plain SGD at smaller rates and the MLP by 3.9 to 8.9
 
 
 def as_printed(fraction: float) -> float:
