@@ -27,6 +27,7 @@ def results_root() -> Path:
     """The folder that holds results/PROFILE/: $EML_RESULTS_ROOT, else results/ in the repository."""
     return path_from_env(RESULTS_ROOT_ENV, DEFAULT_RESULTS_ROOT)
 
+
 # Notebook of each exercise, in sheet order (the PDF's chapter order).
 NOTEBOOKS = {
     "3.1": "notebooks/ex3_1_gradients.ipynb",

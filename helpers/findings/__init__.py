@@ -5,8 +5,8 @@ as Markdown. Every function accepts any subset of runs a user can configure (mis
 device, one seed, one epoch, diverged runs) and says what is missing instead of raising.
 """
 from .devices import DeviceComparison, PipelineComparison, PipelineGain, compare_devices, compare_pipelines
-from .runs import (CHANCE, CHANCE_MARGIN, JAGGED, OVERFIT_RISE, Overfitting, RunSummary, at_chance, column, overfitting,
-                   recorded_device, run_summary)
+from .runs import (CHANCE, CHANCE_MARGIN, JAGGED, OVERFIT_RISE, Overfitting, RunSummary, at_chance, column,
+                   notable_fall, overfitting, recorded_device, run_summary)
 from .seeds import Arm, ModelComparison, OptimizerRanking, Verdict, arm, compare_arms, compare_models, rank_arms, \
     rank_optimizers
 from .selection import (LearningRateChoice, OptimizerSweep, RateOutcome, choose_learning_rate, rate_outcome,
@@ -16,7 +16,7 @@ from .step import SHEET_RATES, StepEffect, step_effect
 __all__ = [
     "CHANCE", "CHANCE_MARGIN", "JAGGED", "OVERFIT_RISE", "Arm", "DeviceComparison", "LearningRateChoice",
     "ModelComparison", "OptimizerRanking", "OptimizerSweep", "Overfitting", "PipelineComparison", "PipelineGain",
-    "RateOutcome", "RunSummary", "SHEET_RATES", "StepEffect", "Verdict", "arm", "at_chance", "choose_learning_rate", "column",
-    "compare_arms", "compare_devices", "compare_models", "compare_pipelines", "overfitting", "rank_arms",
-    "rank_optimizers", "rate_outcome", "recorded_device", "run_summary", "step_effect", "sweep",
+    "RateOutcome", "RunSummary", "SHEET_RATES", "StepEffect", "Verdict", "arm", "at_chance", "choose_learning_rate",
+    "column", "compare_arms", "compare_devices", "compare_models", "compare_pipelines", "notable_fall", "overfitting",
+    "rank_arms", "rank_optimizers", "rate_outcome", "recorded_device", "run_summary", "step_effect", "sweep",
 ]

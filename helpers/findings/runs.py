@@ -25,6 +25,11 @@ def as_printed(fraction: float) -> float:
     return round(100 * fraction, 1)
 
 
+def notable_fall(fall: float) -> bool:
+    """True if a fall of test accuracy prints as JAGGED or more: large enough for a sentence of its own."""
+    return as_printed(fall) >= as_printed(JAGGED)
+
+
 def never_above_chance(best: float) -> bool:
     """True if a run's best accuracy is at most chance + CHANCE_MARGIN as printed (15.04 % is 15.0 %, not above)."""
     return as_printed(best) <= as_printed(CHANCE + CHANCE_MARGIN)
@@ -194,6 +199,13 @@ class Overfitting:
         if self.accuracy_at_lowest is None or self.final_accuracy is None:
             return None
         return self.final_accuracy - self.accuracy_at_lowest
+
+    @property
+    def printed_accuracy_change(self) -> float | None:
+        """accuracy_change as the report prints the two accuracies (points of a percent): a rise is never 0.0."""
+        if self.accuracy_change is None:
+            return None
+        return round(as_printed(self.final_accuracy) - as_printed(self.accuracy_at_lowest), 1)
 
     @property
     def overfitting(self) -> bool:

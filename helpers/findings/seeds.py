@@ -54,6 +54,11 @@ class Arm:
         return max((r.drop for r in self.runs if r.drop is not None), default=None)
 
     @property
+    def slide(self) -> float | None:
+        """How far the best test accuracy lies above the final one, mean over the seeds (None: no run)."""
+        return _mean(r.best_accuracy - r.final_accuracy for r in self.runs)
+
+    @property
     def seeds(self) -> tuple[int, ...]:
         return tuple(r.seed for r in self.runs)
 

@@ -1,9 +1,8 @@
 """Prose for 3.3 and 3.4: learning-rate choices, overfitting, MLP against CNN, optimizers across seeds."""
 from __future__ import annotations
 
-from ..findings import (CHANCE, CHANCE_MARGIN, JAGGED, OVERFIT_RISE, Arm, LearningRateChoice, ModelComparison,
-                        OptimizerRanking, OptimizerSweep, Overfitting, Verdict)
-from ..findings.runs import as_printed
+from ..findings import (CHANCE, CHANCE_MARGIN, OVERFIT_RISE, Arm, LearningRateChoice, ModelComparison,
+                        OptimizerRanking, OptimizerSweep, Overfitting, Verdict, notable_fall)
 from ..findings.selection import SMALL_RATE
 from ..formatting import count_of, join_words, pct, plural, points, rate, relative, secs, times
 
@@ -29,7 +28,7 @@ def learning_rate_choice(c: LearningRateChoice, model: str = "CNN", reference_na
         if c.tied:
             text.append(f"{_rates(c.tied)} scored {pct(o.score)} as well; of equal scores the smaller rate is taken, "
                         "further from divergence.")
-        lower = [x for x in c.outcomes if c.relation in ("equal", "higher") and x.lr < c.reference]
+        lower = [x for x in c.outcomes if x.lr < c.reference] if c.relation in ("equal", "higher") else []
         if lower and all(x.state == "scored" for x in lower):  # ties go to the smaller rate: each scored below it
             text.append(f"Every lower candidate ({_rates(x.lr for x in lower)}) scored below it, so in these runs the "
                         f"{model} did not need a lower rate than {reference_name}.")
@@ -116,8 +115,7 @@ def _accuracy_since_lowest(overfit: list[Overfitting], whose: str = "its") -> st
     ("" if none has the accuracies; `whose` names one run's: "its", "that seed's"): a loss that rises while the
     accuracy rises counts more confident mistakes, not more of them."""
     runs = [o for o in overfit if o.accuracy_change is not None]
-    way = [(as_printed(o.final_accuracy) > as_printed(o.accuracy_at_lowest)) -
-           (as_printed(o.final_accuracy) < as_printed(o.accuracy_at_lowest)) for o in runs]
+    way = [(o.printed_accuracy_change > 0) - (o.printed_accuracy_change < 0) for o in runs]
     why = "the rising test loss is more confident mistakes, not more of them"
     if len(runs) == 1:
         o, subject = runs[0], f"{whose} test accuracy"
@@ -127,9 +125,9 @@ def _accuracy_since_lowest(overfit: list[Overfitting], whose: str = "its") -> st
         return f" {sentence[0].upper()}{sentence[1:]}"
     if not runs:
         return ""
-    changes = sorted(abs(as_printed(o.final_accuracy) - as_printed(o.accuracy_at_lowest)) / 100 for o in runs)
+    changes = sorted(abs(o.printed_accuracy_change) / 100 for o in runs)
     by = points(changes[0]) if points(changes[0]) == points(changes[-1]) else \
-        f"{points(changes[0]).split()[0]} to {points(changes[-1])}"  # as printed: a rise is never "by 0.0 points"
+        f"{points(changes[0]).split()[0]} to {points(changes[-1])}"
     if all(w == 1 for w in way):
         return f" Yet in each of them the test accuracy still rose after the lowest test loss, by {by}: {why}."
     if all(w == -1 for w in way):
@@ -161,7 +159,7 @@ def spread(a: Arm, digits: int = 1) -> str:
 def jagged(arms) -> str:
     """Return a sentence on the arms whose test accuracy falls from one epoch to the next late in training and climbs
     back ("" if none does): their final accuracies, which the comparisons use, are noisy readings."""
-    rough = [a for a in arms if a.drop is not None and as_printed(a.drop) >= as_printed(JAGGED)]
+    rough = [a for a in arms if a.drop is not None and notable_fall(a.drop)]
     if not rough:
         return ""
     sizes = join_words(f"{points(a.drop)} ({a.label})" for a in rough)
@@ -308,11 +306,10 @@ def _overlapping(group, apart_pairs) -> str:
 
 
 def _peak(a: Arm) -> str:
-    """Return where an arm's best test accuracy came, and how far above its final one if that is JAGGED or more:
+    """Return where an arm's best test accuracy came, and how far above its final one where that is a notable fall:
     "in epoch 6, 3.9 points above its final accuracy"."""
-    above_final = sum(s.best_accuracy - s.final_accuracy for s in a.runs) / a.n
-    far = (f", {points(above_final)} above its final accuracy{' (mean over the seeds)' if a.n > 1 else ''}"
-           if as_printed(above_final) >= as_printed(JAGGED) else "")
+    far = (f", {points(a.slide)} above its final accuracy{' (mean over the seeds)' if a.n > 1 else ''}"
+           if notable_fall(a.slide) else "")
     return f"in {_epochs(s.best_epoch for s in a.runs)}{far}"
 
 

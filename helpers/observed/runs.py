@@ -27,9 +27,7 @@ def faster(factor: float) -> str:
     """Return "2.3x faster", "1.5x slower" or "equally fast" for a speed-up factor (old time / new time)."""
     if equally_fast(factor):
         return "equally fast"
-    if factor > 1:
-        return f"{times(factor)} faster"
-    return f"{times(1 / factor)} slower" if factor < 1 else "equally fast"
+    return f"{times(factor)} faster" if factor > 1 else f"{times(1 / factor)} slower"
 
 
 def rate_label(name: str, lr: float | None, optimizer: str | None = None) -> str:
