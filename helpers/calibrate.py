@@ -126,15 +126,18 @@ def host_sync_times(config: RunConfig, data_root) -> list[float]:
                 for _ in range(config.epochs)]
 
 
-def toggles(configs: list[RunConfig], rows: list[dict], data_root) -> list[dict]:
+def toggles(configs: list[RunConfig], data_root) -> list[dict]:
     """The CIFAR-10 CNN (resident; SGD and Adam) with TF32 allowed, foreach off, a host sync per step, each
-    against its row as trained (exact fp32, foreach, no host sync); training seconds, later epochs' median."""
+    against the run as trained (exact fp32, foreach, no host sync) timed again just before them: on an H100 the
+    same run timed minutes apart differed by 10-20 %, more than some toggles change. Training seconds, later
+    epochs' median."""
     variants = {"TF32 allowed": lambda c: measure(c, data_root, tf32=True)["train"],
                 "foreach off": lambda c: measure(c, data_root, foreach=False)["train"],
                 "host sync every step": lambda c: first_and_median(host_sync_times(c, data_root))[1]}
-    return [{"optimizer": c.optimizer, "variant": name, "train": seconds, "as_trained": row["train"],
-             "ratio": seconds / row["train"]}
-            for c, row in zip(configs, rows) if (c.model, c.pipeline) == ("cnn", "resident") and c.optimizer in ("SGD", "Adam")
+    return [{"optimizer": c.optimizer, "variant": name, "train": seconds, "as_trained": baseline,
+             "ratio": seconds / baseline}
+            for c in configs if (c.model, c.pipeline) == ("cnn", "resident") and c.optimizer in ("SGD", "Adam")
+            for baseline in [measure(c, data_root)["train"]]
             for name, variant in variants.items() for seconds in [variant(c)]]
 
 
@@ -170,7 +173,7 @@ def calibrate(device: str, epochs: int, scale: float, data_root=None, out=print,
     out("\nthe template loader of a CUDA run alone (a loader process: PIL, ToTensor, Normalize), both processes on one "
         "core, seconds per full-size epoch: "
         + ", ".join(f"{dataset} {seconds:.2f}" for dataset, seconds in loader.items()))
-    toggled = toggles(configs, rows, data_root) if device == "cuda" else []
+    toggled = toggles(configs, data_root) if device == "cuda" else []
     out("\nCIFAR-10 CNN, cuda, resident, training seconds per epoch (later epochs' median) against as trained (exact "
         "fp32, foreach, no host sync): " + ("" if toggled else "TF32 allowed, foreach off, host sync: n/a on a CPU (CUDA-only)"))
     for t in toggled:

@@ -32,7 +32,9 @@ FP32_PEAK = (("H100 PCIe", 51.2e12), ("H100 NVL", 60.0e12), ("H100", 66.9e12), (
 COURSE_GPU = "RTX 2080 Ti"    # the course partition's GPU, one EPYC 7351P core per task
 ASSUMED_EFFICIENCY = 1 / 3    # the fraction of the fp32 peak the CNN reaches, where its toggles give no figure
 # Assumed, not measured (no course node at hand): a 2017 Zen 1 core at 2.9 GHz boost against the 2023-25 server
-# cores that measure (3.7-3.8 GHz boost; 1.4-1.7x the work per clock by published single-thread scores).
+# cores that measure (3.7-3.8 GHz boost; 1.4-1.7x the work per clock by published single-thread scores). The cores
+# that measure differ by as much: a lent H100's Xeon host core took 1.5-2.5x a Zen 5 core's time for the same work
+# (2026-11-26), so a proposal from it counts a slow core twice; helpers/status.py says how its figures allow for that.
 COURSE_CORE_SLOWDOWN = 2.0
 
 
@@ -58,12 +60,15 @@ def forward_flops(model: str, dataset: str) -> float:
 def efficiency(rows: list[dict], toggled: list[dict], peak: float | None) -> float | None:
     """The share of the fp32 peak that the CNN's training reaches on the measured GPU (None: no figure). Host and GPU
     overlap, an epoch takes the longer of the two. TF32 shortens it only where the GPU is the longer: then its time
-    is the epoch's; else waiting for the GPU after every step adds the GPU's time, hidden before: t_sync - t."""
+    is the epoch's; else waiting for the GPU after every step adds the GPU's time, hidden before: t_sync - t (t: the
+    run as trained, timed beside its toggles)."""
     cnn = next((r for r in rows if r["kind"][:4] == ["cifar10", "cnn", "cuda", "resident"]), None)
-    variant = {t["variant"]: t["train"] for t in toggled if cnn and t["optimizer"] == cnn["kind"][4]}
+    mine = [t for t in toggled if cnn and t["optimizer"] == cnn["kind"][4]]
+    variant = {t["variant"]: t["train"] for t in mine}
     if not (peak and cnn and "TF32 allowed" in variant and "host sync every step" in variant):
         return None
-    gpu = cnn["train"] if variant["TF32 allowed"] < 0.9 * cnn["train"] else variant["host sync every step"] - cnn["train"]
+    t = mine[0]["as_trained"]
+    gpu = t if variant["TF32 allowed"] < 0.9 * t else variant["host sync every step"] - t
     return min(1.0, 3 * forward_flops("cnn", "cifar10") * cnn["images"][0] / (gpu * peak)) if gpu > 0 else None
 
 

@@ -30,19 +30,24 @@ from .results import describe_holder
 #   3.01 s resident; the loader of a CUDA template run (a loader process beside the training one, both on the one
 #   core) 3.77 s. `--device cpu --epochs 2 --scale 0.1` on the CIFAR-10 copy: the CNN 52.8 s (Adam, the slowest;
 #   SGD 48.5 s), the MLP 8.15 s per full-size epoch; its loader 3.45 s. torch 2.14 took 0.5-0.9x these times on
-#   the same core, so the CPU rows of a calibration with torch 2.x (a lent GPU machine) understate the course's.
-# - CUDA, resident: not measured yet (no GPU run of this project so far). The CNN's forward and backward pass
-#   costs about 104 MFLOP per image (3 x its 17.4 M multiply-adds), 4.7 TFLOP per 45,000-image epoch plus 0.5
-#   TFLOP to evaluate 15,000 images; at a third of the card's 13.4 TFLOP/s fp32 that is 1.2 s, plus about 0.5 ms
-#   of Python and kernel launches for each of the 704 steps: 1.6 s, rounded up to 2 s. The MLPs are launch-bound:
-#   0.3 ms per step (938 steps for MNIST, 704 for CIFAR-10's 45,000 images), 0.5 s.
-# - CUDA, template: the loader on the course's core plus the resident figure (the two processes share the core).
+#   the same core (2026-11-26: 4.27 s, 1.62 s, loader 3.43 s), so a calibration's CPU rows with torch 2.x
+#   understate the course's.
+# - CUDA, resident: measured on a lent NVIDIA H100 80GB HBM3 (torch 2.11, CUDA 13.0; 2026-11-26, slurm/gpu-session.sh,
+#   `python -m helpers.calibrate`, each kind alone on one core of its Xeon host): full-size epochs of 1.05 s (MNIST
+#   MLP), 1.39 s (CNN, Adam, the slowest; SGD 1.36 s) and 0.82 s (CIFAR-10 MLP), each bound by the host's Python
+#   and kernel launches (the CNN's arithmetic, 5.2 TFLOP an epoch, is about 0.23 s of it at a third of the H100's
+#   fp32 peak, 1.2 s on the RTX 2080 Ti). Times 2 here: that host's core took 1.5-2.5x the Zen 5's time for the
+#   same torch 2.x work (the calibrations above), so it stands about where a Zen 1 core does, and the 2 covers
+#   torch 1.13's host overhead instead (up to 2x torch 2.x's on the CPU). Hence 2.10, 2.78 and 1.63 s.
+# - CUDA, template: the loader on the course's core (2 x the Zen 5 figures above: MNIST 7.54 s, CIFAR-10 6.90 s)
+#   plus the resident figure, the two processes sharing the core. (The H100 host's own loader took 8.59 s with
+#   torch 2.11: calibrate's proposal, 2 x 8.59 s + 2.10 s, counts that slow core's slowness twice.)
 # - CPU, template, CIFAR-10 (in no plan unless overridden; not measured): the resident figure plus the loader's.
-EPOCH_SECONDS = {("mnist", "mlp", "cuda", "template"): 8.0, ("mnist", "mlp", "cuda", "resident"): 0.5,
+EPOCH_SECONDS = {("mnist", "mlp", "cuda", "template"): 9.64, ("mnist", "mlp", "cuda", "resident"): 2.10,
                  ("mnist", "mlp", "cpu", "template"): 11.8, ("mnist", "mlp", "cpu", "resident"): 6.0,
-                 ("cifar10", "cnn", "cuda", "template"): 8.9, ("cifar10", "cnn", "cuda", "resident"): 2.0,
+                 ("cifar10", "cnn", "cuda", "template"): 9.68, ("cifar10", "cnn", "cuda", "resident"): 2.78,
                  ("cifar10", "cnn", "cpu", "template"): 113.0, ("cifar10", "cnn", "cpu", "resident"): 106.0,
-                 ("cifar10", "mlp", "cuda", "template"): 7.4, ("cifar10", "mlp", "cuda", "resident"): 0.5,
+                 ("cifar10", "mlp", "cuda", "template"): 8.53, ("cifar10", "mlp", "cuda", "resident"): 1.63,
                  ("cifar10", "mlp", "cpu", "template"): 23.2, ("cifar10", "mlp", "cpu", "resident"): 16.3}
 # The images a full-profile epoch trains on and evaluates: 3.2's MNIST runs hold nothing out; the CIFAR-10 runs
 # hold out the profile's validation split (5,000 of the 50,000), evaluated with the 10,000 test images.

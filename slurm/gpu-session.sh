@@ -32,28 +32,24 @@
 #   back, at most 8 files: this script writes 7), PYTHON=python3. `carry` also reads SHARED_DATA=../shared/data
 #   and FASHION_MNIST=/usr/share/datasets/fashion-mnist.
 #
-# Sizing for a lent machine's 15 minutes (start-up of 1-2 min included; one command at most 10 min; it stays warm
-# only 30 s after a command, so both commands are written down before the first one starts):
-#   measured here (2-core EPYC, no GPU, one thread): make_cifar10.py 8 s; the trial with real data and ten 1-epoch
-#   runs: data 11.7 s, check 15.1 s, calibrate 23.8 s (CAL_SCALE=0.05), train 63 s (15 s of it starting two
-#   workers), pack 0.1 s; one full MNIST MLP epoch (training and test) 4.0 s template, 1.5 s resident. The same
-#   trial in a bare venv (torch, torchvision, numpy, Pillow, tqdm, matplotlib: no submitit, cloudpickle or pip
-#   packages of ours) with four runs: every step ok in 48 s, submitit and cloudpickle unpacked from .carry/.
-#   CNN on the GPU: 104 MFLOP x 45,000 images + 35 MFLOP x 15,000 evaluated = 5.2 TFLOP an epoch, 0.08 s at the
-#   H100's 67 TFLOP/s fp32 peak, 0.2-0.4 s at the 20-35 % small convolutions reach; but 704 steps of ~60 kernel
-#   launches (0.5-1 ms of Python a step) make it launch-bound: 0.5-1 s an epoch, so the 31 CIFAR-10 runs take
-#   7.5-15 min per 30 epochs one after another, perhaps half that with several workers sharing the GPU. 3.2's
-#   unit (one worker, one after another): ~10 s an epoch (two input-bound template runs of 4-12 s) = 5-12 min at 30.
-#   -> The whole profile at 30 epochs does not fit one command after the data, check and calibrate steps. So:
-#   1. timeout_s 570, carry [".carry"]: WORKERS=4 OVERRIDES='{"epochs": 10}' SESSION_LIMIT=550 bash slurm/gpu-session.sh
-#      data ~15 s, check ~1-1.5 min, calibrate ~1.5-2 min, train every run at 10 epochs ~3-4 min (3.2's unit
-#      alone first, 1-2 min), pack: ~6-9 min; training stops 70 s before SESSION_LIMIT whatever the steps before
-#      it took, so that the archive always comes back. Renders here with OVERRIDES='{"epochs": 10}'.
-#   2. at once, timeout_s 240: STEPS="data train pack" WORKERS=4 SESSION_LIMIT=225 OVERRIDES='{"devices": ["cuda"],
-#      "pipelines": ["resident"], "lrs": [0.01, 0.001], "optimizers": ["SGD", "Adam"], "seeds": 1}' bash ...
-#      the 30-epoch subset: four CNN runs, the CIFAR-10 MLP and 3.2's GPU resident run, ~1.5-3 min.
-#   If calibrate's last line says the whole profile takes under ~5 min one run after another, command 2 can be the
-#   whole profile at 30 epochs instead (TRAIN_LIMIT keeps it inside the command; pack still runs).
+# Sizing for a lent machine's 15 minutes (start-up included; one command at most 10 min; it stays warm only 30 s
+# after a command, so every command is written down before the first one starts). Measured on an H100 80GB HBM3
+# (2026-11-26, 16 Xeon cores, torch 2.11): start-up and transfers about 30 s; data 15 s, check 42 s, calibrate
+# 157 s; 3.2's unit (its four MNIST runs, one after another, alone) 225 s at 10 epochs, two thirds of it the two
+# template runs (8-9 s an epoch, input-bound); the 31 CIFAR-10 runs at 10 epochs with 4 workers 219 s (a CNN epoch
+# 1.4 s alone, 2.0-2.5 s with four runs on the GPU); calibrate's estimate of the whole profile one run after another
+# at 30 epochs: 32.7 min (3.2's unit 13.1 min). What fitted, in 805 s of device time:
+#   1. timeout_s 530, carry [".carry"]: WORKERS=4 OVERRIDES='{"epochs": 10}' SESSION_LIMIT=510 bash slurm/gpu-session.sh
+#      (every step; training reached the end of 3.2's unit, 445 s in all)
+#   2. at once, timeout_s 395: STEPS="data train pack" WORKERS=4 FIRST_ALONE=0 OVERRIDES='{"epochs": 10}'
+#      SESSION_LIMIT=380 bash slurm/gpu-session.sh (the 31 CIFAR-10 runs: the whole profile at 10 epochs, 220 s)
+#   3. at once, timeout_s 165: STEPS="train pack" WORKERS=3 FIRST_ALONE=0 OVERRIDES='{"devices": ["cuda"],
+#      "pipelines": ["resident"], "optimizers": ["SGD"], "lrs": [0.1], "seeds": 1}' SESSION_LIMIT=150 bash ...
+#      (30 epochs of the CNN, the CIFAR-10 MLP and 3.2's GPU resident run: 89 s)
+#   Results and data stay on the warm machine between commands; each command's archive holds every result so far
+#   (unpack the last). The whole profile at 30 epochs does not fit one session: 3.2's unit alone takes about 11 min
+#   (3 x 225 s), the CIFAR-10 runs about 11 min with 4 workers (3 x 219 s). A next session with a GPU can train one
+#   of the two at 30 epochs (STEPS="data train pack", without check and calibrate), the other in a later one.
 set -uo pipefail
 
 CALLER=$PWD

@@ -204,16 +204,16 @@ def test_the_cuda_toggles_run_their_code_on_the_cpu(stand_ins, monkeypatch):
     """TF32 allowed, foreach off, a host sync per step: the code the GPU session runs, here where it changes nothing;
     each variant asks for its own setting (what run and synchronize are called with is recorded)."""
     configs = [c for c in calibrate.kinds("cpu", 0.01, 2, stand_ins) if c.model == "cnn"]
-    rows = [calibrate.measure(c, stand_ins) for c in configs]
     asked, syncs = [], []
     monkeypatch.setattr(calibrate, "run", lambda config, *a, **kw: asked.append((config.optimizer, kw)) or run(config, *a, **kw))
     monkeypatch.setattr(calibrate, "synchronize", lambda device: syncs.append((device, os.sched_getaffinity(0))))
-    toggled = calibrate.toggles(configs, rows, stand_ins)
+    toggled = calibrate.toggles(configs, stand_ins)
     assert [(t["optimizer"], t["variant"]) for t in toggled] == [
         (o, v) for o in ("SGD", "Adam") for v in ("TF32 allowed", "foreach off", "host sync every step")]
     assert all(t["train"] > 0 and t["ratio"] == t["train"] / t["as_trained"] for t in toggled)
     toggles = [(o, {k: v for k, v in kw.items() if k in ("tf32", "foreach")}) for o, kw in asked]
-    assert toggles == [(o, t) for o in ("SGD", "Adam") for t in ({"tf32": True}, {"foreach": False})]
+    assert toggles == [(o, t) for o in ("SGD", "Adam") for t in ({}, {"tf32": True}, {"foreach": False})]  # {}: as
+    # trained, timed again just before its variants
     steps = 2 * -(-450 // 64)  # two epochs of 450 images in batches of 64, per optimizer: one sync after each step
     assert len(syncs) == 2 * steps and all(d.type == "cpu" and len(cores) == 1 for d, cores in syncs)  # one core
 
@@ -234,8 +234,8 @@ def test_the_course_estimate_is_the_docstrings_arithmetic():
 
     def proposal(tf32: float, sync: float, gpu_seconds: float, device="NVIDIA H100 80GB HBM3", loader=None):
         """The proposal from SGD's toggles, and the docstring's figures for a GPU time of the CNN's training."""
-        toggled = [{"optimizer": "SGD", "variant": "TF32 allowed", "train": tf32},
-                   {"optimizer": "SGD", "variant": "host sync every step", "train": sync}]
+        toggled = [{"optimizer": "SGD", "variant": "TF32 allowed", "train": tf32, "as_trained": 0.9},
+                   {"optimizer": "SGD", "variant": "host sync every step", "train": sync, "as_trained": 0.9}]
         eta = 3 * cnn * 45000 / (gpu_seconds * h100)
         return estimates.proposed_epoch_seconds(rows, toggled, device, loader, slowdown=s), eta
 
@@ -258,6 +258,10 @@ def test_the_course_estimate_is_the_docstrings_arithmetic():
     (proposed, _, model), eta = proposal(tf32=0.88, sync=1.2, gpu_seconds=0.3)
     assert proposed["cifar10", "cnn", "cuda", "resident"] == pytest.approx(max(s * 1.1, 0.3 * 150000 / 135000 * ratio))
     assert f"{eta:.0%} of it" in model
+    # Judged against the run as trained timed beside the toggles (1.0 s), not the row timed minutes before (0.9 s).
+    beside = [{"optimizer": "SGD", "variant": v, "train": t, "as_trained": 1.0}
+              for v, t in (("TF32 allowed", 0.88), ("host sync every step", 1.2))]
+    assert estimates.efficiency(rows, beside, h100) == pytest.approx(3 * cnn * 45000 / (1.0 * h100))  # TF32 saved 12 %
     (kept, _, _), _ = proposal(tf32=0.6, sync=1.2, gpu_seconds=0.9, device="Some Future GPU")  # no known peak
     assert kept["cifar10", "cnn", "cuda", "resident"] == EPOCH_SECONDS["cifar10", "cnn", "cuda", "resident"]
     assumed = estimates.proposed_epoch_seconds(rows, [], "NVIDIA H200", slowdown=s)  # no toggles: the assumed share

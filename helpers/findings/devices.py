@@ -64,6 +64,7 @@ class DeviceComparison:
                                         # band is missing, a run diverged, or the two ran different numbers of epochs
     shared: tuple[RunSummary, ...] = () # runs timed while sharing the machine in every epoch: times not compared
     one_image: float | None = None      # one test image's share of the test set (None: the run did not record it)
+    same_every_epoch: bool = False      # both ran the same epochs and scored the same test accuracy after each
 
     @property
     def gpu_faster(self) -> bool | None:
@@ -92,15 +93,17 @@ def compare_devices(histories, pipeline: str | None = None) -> DeviceComparison:
         # than a band of zero or of the collapse.
         k = min(NOISE_EPOCHS, cpu.epochs_run - 1)
         band = scatter(column(cpu_run, "test_accuracy")[-k:]) if k >= 3 and not cpu.diverged else None
+    same = False
     if cpu is not None and gpu is not None:
         difference = gpu.final_accuracy - cpu.final_accuracy
+        same = column(cpu_run, "test_accuracy") == column(gpu_run, "test_accuracy")
         # No band is finer than one test image: a band of 0 must not call one image's difference "beyond noise".
         within = (None if band is None or gpu.diverged or gpu.epochs_run != cpu.epochs_run  # not the same training
                   else abs(difference) <= max(band, one_image or 0) + _ROUNDING)
     return DeviceComparison(
         pipeline=pipeline, cpu=cpu, gpu=gpu,
         speedup=_speedup(cpu, gpu), accuracy_difference=difference, noise_epochs=k, noise_band=band,
-        within_noise=within, shared=shared_timing(cpu, gpu), one_image=one_image)
+        within_noise=within, shared=shared_timing(cpu, gpu), one_image=one_image, same_every_epoch=same)
 
 
 @dataclass(frozen=True)

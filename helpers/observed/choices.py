@@ -308,7 +308,7 @@ def _overlapping(group, apart_pairs) -> str:
 def _peak(a: Arm) -> str:
     """Return where an arm's best test accuracy came, and how far above its final one where that is a notable fall:
     "in epoch 6, 3.9 points above its final accuracy"."""
-    far = (f", {points(a.slide)} above its final accuracy{' (mean over the seeds)' if a.n > 1 else ''}"
+    far = (f", {'on average ' if a.n > 1 else ''}{points(a.slide)} above its final accuracy"
            if notable_fall(a.slide) else "")
     return f"in {_epochs(s.best_epoch for s in a.runs)}{far}"
 
@@ -373,7 +373,7 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
     if len(r.arms) == 1:
         text.append(f"The best test accuracy of {r.arms[0].label} came {_peak(r.arms[0])}, {run}.")
     else:  # every optimizer's: one that peaks early and slides back is the adaptive methods' early lead, or overfitting
-        text.append(f"The best test accuracy came for {'; '.join(f'{a.label} {_peak(a)}' for a in r.arms)} ({run}).")
+        text.append(f"The best test accuracy ({run}) came for {'; '.join(f'{a.label} {_peak(a)}' for a in r.arms)}.")
     if r.missing:
         text.append(f"No runs for {join_words(r.missing)}.")
     return OBSERVED + " ".join(text)
