@@ -275,7 +275,10 @@ session() {
     "step_$name"
     rc=$?
     took=$(( ($(date +%s%N) - start) / 100000000 ))
-    case $rc in 0) result=ok ;; 3) result=DIFFERENT; failed=1; data_differ=1 ;; *) result="FAILED ($rc)"; failed=1 ;; esac
+    case $rc in  # 124: a step stopped by its time limit, by design (its complete work goes back), yet not done
+      0) result=ok ;; 3) result=DIFFERENT; failed=1; data_differ=1 ;; 124) result="OUT OF TIME"; failed=1 ;;
+      *) result="FAILED ($rc)"; failed=1 ;;
+    esac
     summary+=$(printf '%-10s %-12s %6d.%d s' "$name" "$result" $((took / 10)) $((took % 10)))$'\n'
     echo "=== [$(date +%H:%M:%S)] step $name: $result in $((took / 10)).$((took % 10)) s"
   done

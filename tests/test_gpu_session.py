@@ -68,7 +68,7 @@ def carried(tmp_path_factory) -> Path:
 def steps(log: str) -> dict:
     """The session's summary: {step: result} from the lines after "steps:"."""
     summary = log.split("\nsteps:\n")[-1]
-    return {m[1]: m[2] for m in re.finditer(r"^(\w+) +(ok|DIFFERENT|FAILED \(\d+\)) +\d+\.\d s$|^(train) +(SKIPPED) ",
+    return {m[1]: m[2] for m in re.finditer(r"^(\w+) +(ok|DIFFERENT|OUT OF TIME|FAILED \(\d+\)) +\d+\.\d s$|^(train) +(SKIPPED) ",
                                             summary, re.M) for m in [[None, *filter(None, m.groups())]]}
 
 
@@ -120,7 +120,7 @@ def test_training_never_starts_when_the_session_limit_leaves_no_time_to_pack(car
     out = tmp_path / "out"
     done = shell(carried, "bash", "slurm/gpu-session.sh", OUT=str(out), STEPS="train pack", SESSION_LIMIT="60",
                  DATA_ROOT=str(tmp_path / "there"), DEVICE="cpu", OVERRIDES=json.dumps(TINY))
-    assert steps(done.stdout) == {"train": "FAILED (124)", "pack": "ok"} and done.returncode != 0
+    assert steps(done.stdout) == {"train": "OUT OF TIME", "pack": "ok"} and done.returncode != 0
     assert re.search(r"train: not started, -?\d+ s left of SESSION_LIMIT=60", done.stdout)
     assert (out / "gpu-session.tar.gz").exists()
 
