@@ -103,7 +103,6 @@ def test_pipelines_never_raise_and_never_call_a_cpu_run_gpu(keep, resident_slowe
                                                  (d, "template") in keep for d in ("cpu", "cuda")))
 
 
-
 def test_pipelines_say_where_the_gpu_gains_less_than_expected():
     """The H100 session (10 epochs, MNIST): the resident GPU epoch was longer than the resident CPU epoch."""
     def cells(gpu_resident):
@@ -119,6 +118,7 @@ def test_pipelines_say_where_the_gpu_gains_less_than_expected():
     less = [make_history([0.85] * 3, train_time=[t] * 3, device=d, pipeline=p) for d, p, t in (
         ("cpu", "template", 7.58), ("cpu", "resident", 0.98), ("cuda", "template", 2.0), ("cuda", "resident", 0.5))]
     assert "gains less on the GPU (4.0x) than on the CPU (7.7x). " in observed.pipelines(compare_pipelines(less))
+
 
 def _rate_run(val, lr, status="completed"):
     return make_history([0.5] * len(val), val_accuracy=val, lr=lr, status=status, dataset="cifar10", model="cnn")
