@@ -134,11 +134,16 @@ def toggles(configs: list[RunConfig], data_root) -> list[dict]:
     variants = {"TF32 allowed": lambda c: measure(c, data_root, tf32=True)["train"],
                 "foreach off": lambda c: measure(c, data_root, foreach=False)["train"],
                 "host sync every step": lambda c: first_and_median(host_sync_times(c, data_root))[1]}
-    return [{"optimizer": c.optimizer, "variant": name, "train": seconds, "as_trained": baseline,
-             "ratio": seconds / baseline}
-            for c in configs if (c.model, c.pipeline) == ("cnn", "resident") and c.optimizer in ("SGD", "Adam")
-            for baseline in [measure(c, data_root)["train"]]
-            for name, variant in variants.items() for seconds in [variant(c)]]
+    toggled = []
+    for c in configs:
+        if (c.model, c.pipeline) != ("cnn", "resident") or c.optimizer not in ("SGD", "Adam"):
+            continue
+        baseline = measure(c, data_root)["train"]
+        for name, variant in variants.items():
+            seconds = variant(c)
+            toggled.append({"optimizer": c.optimizer, "variant": name, "train": seconds, "as_trained": baseline,
+                            "ratio": seconds / baseline})
+    return toggled
 
 
 def plan_seconds(rows: list[dict], device: str, data_root=None) -> dict:
