@@ -123,15 +123,20 @@ bench: $(SETUP)
 	$(PY) -m helpers.bench $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
 
 .PHONY: gpu-carry gpu-unpack
-## gpu-carry  fill .carry/ (git-ignored) for a lent GPU machine (slurm/gpu-session.sh): the CIFAR-10 and Fashion-MNIST
-##          copies, the sha256 of the files they become here (written into data/lent-gpu, or DATA_ROOT), and the
-##          wheels of submitit and cloudpickle
+# A GPU machine without internet that gets only the repository and .carry/ (helpers/gpu_session.py; its session:
+# bash slurm/gpu-session.sh there). COPIES: a folder whose make_cifar10.py DIR writes CIFAR-10's official layout from
+# the files beside it; MNIST: a folder with the four MNIST-format .gz files (default: Debian's dataset-fashion-mnist).
+COPIES ?=
+MNIST  ?=
+GPU_DATA_ARGS = $(if $(DATA_ROOT),--data-root '$(DATA_ROOT)')
+## gpu-carry  COPIES=folder [MNIST=folder]: fill .carry/ (git-ignored) for a GPU machine without internet: the datasets'
+##          copies, the sha256 of what they become here (in data/gpu-copies, or DATA_ROOT), the workers' wheels
 gpu-carry: $(SETUP)
-	@PYTHON='$(PY)' $(if $(DATA_ROOT),DATA_ROOT='$(DATA_ROOT)') bash slurm/gpu-session.sh carry
+	@$(PY) -m helpers.gpu_session carry --copies '$(COPIES)' $(if $(MNIST),--mnist '$(MNIST)') $(GPU_DATA_ARGS)
 
 ## gpu-unpack  ARCHIVE=path/to/gpu-session.tar.gz: its results into results/full/ (never over a different file), then the status
 gpu-unpack: $(SETUP)
-	@PYTHON='$(PY)' $(if $(DATA_ROOT),DATA_ROOT='$(DATA_ROOT)') bash slurm/gpu-session.sh unpack '$(ARCHIVE)'
+	@$(PY) -m helpers.gpu_session unpack '$(ARCHIVE)' $(GPU_DATA_ARGS)
 
 ## clean    remove built outputs (build/, figures); keeps data/, results/ and .venv
 clean:

@@ -1,13 +1,15 @@
-"""Calibration on a lent GPU machine: the per-epoch time of every kind of run in the full profile, each run
-alone on one core, as a course task has it; the template loader of a CUDA run on one core; what exact fp32,
-foreach optimizers and an epoch without host syncs are worth; and from these, by helpers.estimates' model, a
-proposed table of estimates for a course GPU node (helpers.status.EPOCH_SECONDS, which stays as it is).
+"""Calibration: the per-epoch time of every kind of run in the full profile, each run alone on one core, as a
+course task has it (a graphed kind also with eager steps); the template loader of a CUDA run on one core; what
+exact fp32 and graphed steps are worth; and from these, by helpers.estimates' model, a proposed table of estimates
+for a course GPU node (helpers.status.EPOCH_SECONDS, which stays as it is).
 
-    python -m helpers.calibrate [--device cuda|cpu] [--epochs 3] [--scale 1] [--cpu-only] [--data-root DIR] [--out FILE]
+    python -m helpers.calibrate [--device cuda|cpu] [--epochs 3] [--scale 1] [--part all|cpu|cuda] [--data-root DIR]
+                                [--out FILE]
 
 A kind is (dataset, model, device, pipeline, optimizer) of the full profile's plan; each runs once, alone, stored
-nowhere, on `--scale` of the full-size data. `--device cpu` runs the CUDA kinds on the CPU (a trial: toggles n/a);
-`--cpu-only` measures only what any machine can for the course: the CPU kinds and the template loader.
+nowhere, on `--scale` of the full-size data. `--device cpu` runs the CUDA kinds on the CPU (a trial: toggles n/a).
+`--part cpu` measures what any machine can for the course (the CPU kinds and the template loader, best with the
+course's torch), `--part cuda` what needs the GPU (the CUDA kinds with resident batches, and the toggles).
 """
 from __future__ import annotations
 
@@ -25,13 +27,13 @@ from .bench import first_and_median
 from .data import load_split, locate
 from .environment import cpu_model, describe_environment
 from .errors import UserError, run_command
-from .estimates import COURSE_CORE_SLOWDOWN, COURSE_GPU, proposed_epoch_seconds
-from .experiment import RunConfig, resolve_device, run
-from .models import build_model
-from .pipelines import make_batches, make_splits, template_loader
+from .estimates import COURSE_CORE_SLOWDOWN, COURSE_GPU, EAGER, TF32, proposed_epoch_seconds
+from .experiment import RunConfig, resolve_device
+from .pipelines import make_splits, template_loader
 from .plan import planned_runs
+from .preparation import prepare_run
 from .status import EPOCH_IMAGES, EPOCH_SECONDS, train_size
-from .training import exact_float32, make_optimizer, synchronize, train_one_epoch
+from .training import train
 
 
 def kind_of(config: RunConfig, device: str) -> tuple:
@@ -86,54 +88,33 @@ def loader_seconds(config: RunConfig, data_root) -> float:
     return seconds * sum(EPOCH_IMAGES[config.dataset]) / (len(splits.train) + sum(len(s) for s in evaluated))
 
 
-def measure(config: RunConfig, data_root, **toggles) -> dict:
-    """One run of the config alone, stored nowhere, on one core (a course task's): its times."""
+def measure(config: RunConfig, data_root, graphs: bool = True, **toggles) -> dict:
+    """One run of the config alone, stored nowhere, on one core (a course task's): its times. `graphs` and `toggles`
+    (tf32, foreach) choose how a CUDA run computes (helpers.preparation.prepare_run)."""
     with one_core():
-        history = run(config, data_root, results_dir=None, progress=False, **toggles)
-    (first_train, train), (first_eval, evaluation) = (first_and_median(history.column(c))
-                                                      for c in ("train_time", "eval_time"))
+        device = resolve_device(config.device)
+        prepared = prepare_run(config, data_root, device, graphs, **toggles)
+        records, status = train(prepared.model, prepared.optimizer, prepared.train_batches, prepared.eval_batches,
+                                config.epochs, device, progress=False, steps=prepared.steps)
+    (first_train, train_s), (first_eval, evaluation) = (first_and_median([r[c] for r in records])
+                                                        for c in ("train_time", "eval_time"))
+    splits = prepared.splits
+    images = [len(splits.train), len(splits.test) + (len(splits.val) if splits.val is not None else 0)]
     full_train, full_eval = EPOCH_IMAGES[config.dataset]
     return {"kind": [config.dataset, config.model, config.device, config.pipeline, config.optimizer],
-            "lr": config.lr, "epochs": len(history.records), "status": history.status,
-            "images": [history.data["train"], history.data["val"] + history.data["test"]],
-            "first_train": first_train, "train": train, "first_eval": first_eval, "eval": evaluation,
-            "full_epoch": train * full_train / history.data["train"]  # train + eval per epoch at full size
-            + evaluation * full_eval / (history.data["val"] + history.data["test"])}
-
-
-def host_sync_each_step(batches, device: torch.device):
-    """One epoch's batches, the host waiting for the device after each step, as a `loss.item()` per step would
-    make it (the training loop itself never waits inside an epoch)."""
-    for batch in batches:
-        yield batch
-        synchronize(device)  # the step that used the batch has been queued: wait until it is done
-
-
-def host_sync_times(config: RunConfig, data_root) -> list[float]:
-    """Training seconds per epoch of the run as helpers.experiment trains it, but with a host sync per step; on one
-    core, as measure() times the run."""
-    device = resolve_device(config.device)
-    data = locate(config.dataset, data_root)
-    splits = make_splits(load_split(data, True), load_split(data, False), config.val_size, config.train_subset,
-                         seed=config.seed)  # the training split of the run as trained; the rest is not evaluated
-    exact_float32(device)
-    torch.manual_seed(config.seed)
-    model = build_model(config.model, config.dataset).to(device)
-    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, device)
-    batches = make_batches(splits.train, config.pipeline, config.batch_size, device, config.seed, train=True)
-    with one_core():  # as the run it is compared with (measure)
-        return [train_one_epoch(model, optimizer, host_sync_each_step(batches, device), device)[2]
-                for _ in range(config.epochs)]
+            "lr": config.lr, "epochs": len(records), "status": status, "images": images,
+            "graphed": records[-1]["graphed"], "steps": prepared.steps_record(),
+            "queued": prepared.steps.queued if prepared.steps else None,  # host seconds to queue the last epoch's steps
+            "first_train": first_train, "train": train_s, "first_eval": first_eval, "eval": evaluation,
+            "full_epoch": train_s * full_train / images[0] + evaluation * full_eval / images[1]}  # at full size
 
 
 def toggles(configs: list[RunConfig], data_root) -> list[dict]:
-    """The CIFAR-10 CNN (resident; SGD and Adam) with TF32 allowed, foreach off, a host sync per step, each
-    against the run as trained (exact fp32, foreach, no host sync) timed again just before them: on an H100 the
-    same run timed minutes apart differed by 10-20 %, more than some toggles change. Training seconds, later
-    epochs' median."""
-    variants = {"TF32 allowed": lambda c: measure(c, data_root, tf32=True)["train"],
-                "foreach off": lambda c: measure(c, data_root, foreach=False)["train"],
-                "host sync every step": lambda c: first_and_median(host_sync_times(c, data_root))[1]}
+    """The CIFAR-10 CNN (resident; SGD and Adam) with TF32 allowed and with eager steps, each against the run as
+    trained (exact fp32, graphed) timed again just before them: on an H100 the same run timed minutes apart differed
+    by 10-20 %, more than some toggles change. Training seconds, later epochs' median."""
+    variants = {TF32: lambda c: measure(c, data_root, tf32=True)["train"],
+                EAGER: lambda c: measure(c, data_root, graphs=False)["train"]}
     toggled = []
     for c in configs:
         if (c.model, c.pipeline) != ("cnn", "resident") or c.optimizer not in ("SGD", "Adam"):
@@ -156,46 +137,73 @@ def plan_seconds(rows: list[dict], device: str, data_root=None) -> dict:
             "per_epoch": sum(r["full_epoch"] for _, _, r in runs)}
 
 
-def calibrate(device: str, epochs: int, scale: float, data_root=None, out=print, cpu_only: bool = False) -> dict:
-    """Measure every kind (printing each row as it is measured), the loader, the toggles and the proposal; return them
-    all. `cpu_only`: the plan's CPU kinds and the loader alone (the CUDA kinds keep their built-in figures)."""
-    configs = [c for c in kinds("cuda", scale, epochs, data_root) if c.device == "cpu" or c.pipeline == "template"] \
-        if cpu_only else kinds(device, scale, epochs, data_root)
-    device = "cpu" if cpu_only else device
-    name = torch.cuda.get_device_name(0) if device == "cuda" else cpu_model()
-    out(f"calibration on {name}: torch {torch.__version__}, {epochs} epoch(s) per run on {scale:g} of the full-size "
-        "data, each run on one core with one thread; seconds (later: the median after the first; full epoch: train + "
-        "eval at full size)")
-    out(f"{'kind':40s} {'images':>13s} {'train 1st':>9s} {'later':>7s} {'eval 1st':>8s} {'later':>7s} {'full epoch':>10s}")
+PARTS = {"all": "every kind, the template loader and the toggles",
+         "cpu": "the CPU kinds and the template loader: what any machine can measure for the course",
+         "cuda": "the CUDA kinds with resident batches, graphed and eager, and the toggles: what needs the GPU"}
+
+
+def kinds_of_part(part: str, device: str, scale: float, epochs: int, data_root=None) -> list[RunConfig]:
+    """The kinds a part of the calibration measures (for "cpu", the CUDA template kinds only for their loader)."""
+    if part == "cpu":
+        return [c for c in kinds("cuda", scale, epochs, data_root) if c.device == "cpu" or c.pipeline == "template"]
+    configs = kinds(device, scale, epochs, data_root)
+    return [c for c in configs if c.device == "cuda" and c.pipeline == "resident"] if part == "cuda" else configs
+
+
+def measured_rows(configs: list[RunConfig], data_root, out) -> list[dict]:
+    """A row per kind as it is trained (`as_trained`), and for a graphed kind one more with eager steps."""
+    out(f"{'kind':40s} {'steps':>7s} {'images':>13s} {'train 1st':>9s} {'later':>7s} {'eval 1st':>8s} {'later':>7s} "
+        f"{'full epoch':>10s}")
     rows = []
-    for config in [c for c in configs if c.device == "cpu" or not cpu_only]:  # cpu_only: of CUDA kinds, the loader
-        rows.append(r := measure(config, data_root))
-        out(f"{' '.join(r['kind']):40s} {'/'.join(map(str, r['images'])):>13s} {r['first_train']:9.3f} {r['train']:7.3f} "
-            f"{r['first_eval']:8.3f} {r['eval']:7.3f} {r['full_epoch']:10.2f}"
-            + ("" if r["status"] == "completed" else f"  ({r['status']} after {r['epochs']} epochs)"))
+
+    def add(row: dict) -> None:
+        rows.append(row)
+        out(f"{' '.join(row['kind']):40s} {'graphed' if row['graphed'] else 'eager':>7s} "
+            f"{'/'.join(map(str, row['images'])):>13s} {row['first_train']:9.3f} {row['train']:7.3f} "
+            f"{row['first_eval']:8.3f} {row['eval']:7.3f} {row['full_epoch']:10.2f}"
+            + ("" if row["status"] == "completed" else f"  ({row['status']} after {row['epochs']} epochs)")
+            + (f"  (last epoch queued in {row['queued']:.3f} s)" if row["queued"] is not None else ""))
+    for config in configs:
+        add({**measure(config, data_root), "as_trained": True})
+        if rows[-1]["steps"]["graphed"]:
+            add({**measure(config, data_root, graphs=False), "as_trained": False})
+    return rows
+
+
+def calibrate(device: str, epochs: int, scale: float, data_root=None, out=print, part: str = "all") -> dict:
+    """Measure the part's kinds (printing each row as it is measured), the loader, the toggles and the proposal;
+    return them all. Kinds a part does not measure keep their built-in figures in the proposal."""
+    configs = kinds_of_part(part, device, scale, epochs, data_root)
+    device = "cpu" if part == "cpu" else device
+    name = torch.cuda.get_device_name(0) if device == "cuda" else cpu_model()
+    out(f"calibration on {name} ({PARTS[part]}): torch {torch.__version__}, {epochs} epoch(s) per run on {scale:g} of "
+        "the full-size data, each run on one core with one thread; seconds (later: the median after the first; full "
+        "epoch: train + eval at full size)")
+    rows = measured_rows([c for c in configs if c.device == "cpu" or part != "cpu"], data_root, out)
+    as_trained = [r for r in rows if r["as_trained"]]
     templates = {c.dataset: c for c in configs if c.pipeline == "template"}  # the loader's work is the same on each
     loader = {dataset: loader_seconds(config, data_root) for dataset, config in templates.items()}
-    out("\nthe template loader of a CUDA run alone (a loader process: PIL, ToTensor, Normalize), both processes on one "
-        "core, seconds per full-size epoch: "
-        + ", ".join(f"{dataset} {seconds:.2f}" for dataset, seconds in loader.items()))
+    if loader:
+        out("\nthe template loader of a CUDA run alone (a loader process: PIL, ToTensor, Normalize), both processes on "
+            "one core, seconds per full-size epoch: " + ", ".join(f"{d} {seconds:.2f}" for d, seconds in loader.items()))
     toggled = toggles(configs, data_root) if device == "cuda" else []
     out("\nCIFAR-10 CNN, cuda, resident, training seconds per epoch (later epochs' median) against as trained (exact "
-        "fp32, foreach, no host sync): " + ("" if toggled else "TF32 allowed, foreach off, host sync: n/a on a CPU (CUDA-only)"))
+        f"fp32, graphed): " + ("" if toggled else f"{TF32}, {EAGER}: n/a on a CPU (CUDA-only)"))
     for t in toggled:
-        out(f"  {t['optimizer']:5s} {t['variant']:21s} {t['train']:7.3f}, as trained {t['as_trained']:7.3f}: x{t['ratio']:.2f}")
-    proposed, why, model = proposed_epoch_seconds(rows, toggled, name if device == "cuda" else "a CPU", loader)
+        out(f"  {t['optimizer']:5s} {t['variant']:13s} {t['train']:7.3f}, as trained {t['as_trained']:7.3f}: x{t['ratio']:.2f}")
+    proposed, why, model = proposed_epoch_seconds(as_trained, toggled, name if device == "cuda" else "a CPU", loader)
     out(f"\nEPOCH_SECONDS for a course GPU node ({COURSE_GPU}, one EPYC 7351P core per task), {model}; "
         "helpers/status.py is not changed:\nEPOCH_SECONDS = {")
     for key, seconds in proposed.items():
         out(f"    {key!r}: {seconds:.2f},  # {why[key]}; built in: {EPOCH_SECONDS[key]:g}")
     out("}")
-    plan = None if cpu_only else plan_seconds(rows, device, data_root)
+    plan = plan_seconds(as_trained, device, data_root) if part == "all" else None
     if plan:
         out(f"\nthe full profile here, one run after another: {plan['runs']} runs, {plan['all'] / 60:.1f} min of training "
             f"(3.2's unit, one worker: {plan['3.2'] / 60:.1f} min); one epoch of every run: {plan['per_epoch']:.1f} s")
     return {"device": name, "environment": describe_environment(resolve_device(device)), "epochs": epochs,
-            "scale": scale, "rows": rows, "loader": loader, "toggles": toggled, "model": model, "plan": plan,
-            "core_slowdown": COURSE_CORE_SLOWDOWN,
+            "scale": scale, "part": part, "rows": rows, "loader": loader, "toggles": toggled, "model": model,
+            "plan": plan, "core_slowdown": COURSE_CORE_SLOWDOWN,
             "proposed": [{"kind": list(k), "seconds": v, "why": why[k], "built_in": EPOCH_SECONDS[k]}
                          for k, v in proposed.items()]}
 
@@ -205,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run, the first reported apart (default 3)")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full-size data (default 1; tests)")
-    parser.add_argument("--cpu-only", action="store_true", help="only the CPU kinds and the template loader")
+    parser.add_argument("--part", default="all", choices=list(PARTS),
+                        help="; ".join(f"{k}: {v}" for k, v in PARTS.items()))
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", default=None, help="also write everything as JSON to this file")
     args = parser.parse_args(argv)
@@ -213,9 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     def body():
         if not 0 < args.scale <= 1 or args.epochs < 1:
             raise UserError(f"--scale must be in (0, 1] and --epochs at least 1, got {args.scale} and {args.epochs}")
-        resolve_device("cpu" if args.cpu_only else args.device)
+        resolve_device("cpu" if args.part == "cpu" else args.device)
         result = calibrate(args.device, args.epochs, args.scale, args.data_root, lambda line: print(line, flush=True),
-                           args.cpu_only)
+                           args.part)
         if args.out:
             Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     return run_command(body)

@@ -34,6 +34,7 @@ _MNIST_FILES = {  # role -> file name in ROOT/MNIST/raw/, as torchvision lays th
 _CIFAR_DIR = "cifar-10-batches-py"
 _CIFAR_TRAIN = [f"data_batch_{i}" for i in range(1, 6)]
 _CIFAR_FILES = [*_CIFAR_TRAIN, "test_batch", "batches.meta"]
+CIFAR10_FILES, MNIST_FILES = tuple(_CIFAR_FILES), tuple(f + ".gz" for f in _MNIST_FILES.values())  # as downloaded
 
 
 _warned_about: set = set()

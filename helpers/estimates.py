@@ -10,7 +10,7 @@ optimizer, timed on one core of the measuring machine with one torch thread:
   takes the longer of the two: max(S * t, t_gpu * P / P_course). t_gpu = F / (eta * P): F the epoch's FLOPs (3
   forward passes per training image, 1 per evaluated one), P the measuring GPU's fp32 peak (FP32_PEAK) against the
   RTX 2080 Ti's 13.4 TFLOP/s (its memory bandwidth is about 5x lower too), eta the share of the peak the CNN
-  reaches (`efficiency`, from its TF32 and host-sync toggles; ASSUMED_EFFICIENCY without them). S * t bounds the
+  reaches (`efficiency`, from its TF32 toggle; ASSUMED_EFFICIENCY without it). S * t bounds the
   host part from above: where the GPU was the longer part, t is more than the host's.
 - CUDA, template: the loader process (`num_workers=1`: PIL, ToTensor and Normalize per image) and the training loop
   share the task's one core, so their work adds up: S * l + the resident estimate of the same dataset and model,
@@ -36,6 +36,7 @@ ASSUMED_EFFICIENCY = 1 / 3    # the fraction of the fp32 peak the CNN reaches, w
 # that measure differ by as much: a lent H100's Xeon host core took 1.5-2.5x a Zen 5 core's time for the same work
 # (2026-11-26), so a proposal from it counts a slow core twice; helpers/status.py says how its figures allow for that.
 COURSE_CORE_SLOWDOWN = 2.0
+TF32, EAGER = "TF32 allowed", "eager steps"  # calibrate's toggles of the CNN: how its run as trained (graphed) varies
 
 
 def peak_flops(device_name: str) -> float | None:
@@ -59,17 +60,18 @@ def forward_flops(model: str, dataset: str) -> float:
 
 def efficiency(rows: list[dict], toggled: list[dict], peak: float | None) -> float | None:
     """The share of the fp32 peak that the CNN's training reaches on the measured GPU (None: no figure). Host and GPU
-    overlap, an epoch takes the longer of the two. TF32 shortens it only where the GPU is the longer: then its time
-    is the epoch's; else waiting for the GPU after every step adds the GPU's time, hidden before: t_sync - t (t: the
-    run as trained, timed beside its toggles)."""
+    overlap, an epoch takes the longer of the two. Where TF32 (faster arithmetic) shortens the run as trained, the
+    GPU is the longer part and the epoch's time is the GPU's (t: the run as trained, timed beside its toggles);
+    where it does not, the host bounds the epoch and its time says nothing of the GPU's."""
     cnn = next((r for r in rows if r["kind"][:4] == ["cifar10", "cnn", "cuda", "resident"]), None)
     mine = [t for t in toggled if cnn and t["optimizer"] == cnn["kind"][4]]
     variant = {t["variant"]: t["train"] for t in mine}
-    if not (peak and cnn and "TF32 allowed" in variant and "host sync every step" in variant):
+    if not (peak and cnn and TF32 in variant):
         return None
     t = mine[0]["as_trained"]
-    gpu = t if variant["TF32 allowed"] < 0.9 * t else variant["host sync every step"] - t
-    return min(1.0, 3 * forward_flops("cnn", "cifar10") * cnn["images"][0] / (gpu * peak)) if gpu > 0 else None
+    if variant[TF32] >= 0.9 * t:
+        return None
+    return min(1.0, 3 * forward_flops("cnn", "cifar10") * cnn["images"][0] / (t * peak))
 
 
 def proposed_epoch_seconds(rows: list[dict], toggled: list[dict], device_name: str, loader: dict | None = None,

@@ -17,9 +17,10 @@ from . import data as datamod
 from . import pipelines
 from .environment import describe_environment, device_identity, timing_conditions
 from .errors import UserError
-from .models import build_model, count_parameters
+from .models import count_parameters
+from .preparation import prepare_run
 from .results import RunFiles, RunInProgress
-from .training import exact_float32, make_optimizer, optimizer_class, random_state, restore_random_state, train
+from .training import optimizer_class, random_state, train
 
 DEVICES = ("cpu", "cuda")
 
@@ -161,19 +162,15 @@ def run_files(config: RunConfig, data_root: str | Path | None, results_dir: str 
 
 
 def run(config: RunConfig, data_root: str | Path | None = None, results_dir: str | Path | None = None,
-        progress: bool = True, train_missing: bool = True, tf32: bool = False, foreach: bool | None = None) -> History:
+        progress: bool = True, train_missing: bool = True, graphs: bool = True) -> History:
     """Return the History of this configuration: loaded from results_dir if it was run, else trained now.
 
     Without results_dir nothing is stored (benchmarks). With train_missing=False a run that is not
-    stored raises NotStored instead of training. `tf32` and `foreach` change how a CUDA run computes
-    (see exact_float32 and make_optimizer), only to measure what they cost (helpers.calibrate): a stored
-    result's key does not record them, so they are refused where a result would be stored.
+    stored raises NotStored instead of training. `graphs=False` trains a CUDA run's steps eagerly instead of
+    replaying a CUDA graph (helpers.graphs): the same numbers, so it is recorded, not part of the run's key.
     """
     if results_dir is None:
-        return _train(config, data_root, resolve_device(config.device), None, progress, tf32=tf32, foreach=foreach)
-    if tf32 or foreach is not None:
-        raise ValueError("tf32 and foreach are for runs that are not stored (results_dir=None): the key of a "
-                         "stored result does not record them")
+        return train_run(config, data_root, None, progress, graphs=graphs)
     files = run_files(config, data_root, results_dir)
     stored = files.load_result()
     if stored is not None:
@@ -182,7 +179,7 @@ def run(config: RunConfig, data_root: str | Path | None = None, results_dir: str
         raise NotStored(f"{config.label} has no stored result in {results_dir}")
     device = resolve_device(config.device)
     with files.locked(lock_holder(config, device)):
-        return train_claimed(config, files, data_root, progress)
+        return train_claimed(config, files, data_root, progress, graphs=graphs)
 
 
 def lock_holder(config: RunConfig, device: torch.device, **about) -> dict:
@@ -191,7 +188,7 @@ def lock_holder(config: RunConfig, device: torch.device, **about) -> dict:
 
 
 def train_claimed(config: RunConfig, files: RunFiles, data_root, progress: bool = True,
-                  about: dict | None = None) -> History:
+                  about: dict | None = None, graphs: bool = True) -> History:
     """Train and store a run whose lock this process holds; a run stored meanwhile by another process is loaded.
 
     `about` goes into the run's environment record: how it was started (e.g. the worker and its launch).
@@ -199,56 +196,40 @@ def train_claimed(config: RunConfig, files: RunFiles, data_root, progress: bool 
     stored = files.load_result()
     if stored is not None:
         return History.from_record(stored)
-    history = _train(config, data_root, resolve_device(config.device), files, progress, about)
+    history = train_run(config, data_root, files, progress, about, graphs)
     files.save_result(history.to_record())
     return history
 
 
-def _train(config: RunConfig, data_root, device: torch.device, files: RunFiles | None, progress: bool,
-           about: dict | None = None, tf32: bool = False, foreach: bool | None = None) -> History:
+def train_run(config: RunConfig, data_root, files: RunFiles | None, progress: bool, about: dict | None = None,
+              graphs: bool = True) -> History:
     """Train one run, continuing after the last epoch of its checkpoint if `files` has one; return its History."""
-    dataset = datamod.locate(config.dataset, data_root)
-    exact_float32(device, tf32)
-    splits = pipelines.make_splits(datamod.load_split(dataset, train=True), datamod.load_split(dataset, train=False),
-                                   val_size=config.val_size, train_subset=config.train_subset,
-                                   test_subset=config.test_subset, seed=config.seed)
-    torch.manual_seed(config.seed)
-    model = build_model(config.model, config.dataset).to(device)
-    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, device, foreach)
-
-    def batches(split, train):
-        size = config.batch_size if train else config.test_batch_size
-        return pipelines.make_batches(split, config.pipeline, size, device, seed=config.seed, train=train)
-
-    train_batches = batches(splits.train, True)
-    eval_batches = {"test": batches(splits.test, False)}
-    if splits.val is not None:
-        eval_batches["val"] = batches(splits.val, False)
-    generators = [pipelines.generator_of(b) for b in (train_batches, *eval_batches.values())]
-
+    device = resolve_device(config.device)
+    prepared = prepare_run(config, data_root, device, graphs, log=lambda line: print(f"{config.label}: {line}"))
     environment = {**describe_environment(device), **(about or {})}
     records, resumes = [], []
     checkpoint = files.load_checkpoint() if files is not None else None
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        restore_random_state(checkpoint["rng"], generators, device)
+        prepared.restore(checkpoint)
         records = checkpoint["records"]
         resumes = checkpoint["resumes"] + [{"after_epoch": len(records), "device_name": environment["device_name"]}]
 
     def save_checkpoint(records_so_far):
-        files.save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                               "rng": random_state(generators, device), "records": list(records_so_far),
+        files.save_checkpoint({"model": prepared.model.state_dict(), "optimizer": prepared.optimizer.state_dict(),
+                               "rng": random_state(prepared.generators, device), "records": list(records_so_far),
                                "resumes": resumes})
 
     conditions = timing_conditions(device, files and files.lock.parent.parent)
-    records, status = train(model, optimizer, train_batches, eval_batches, config.epochs, device, records=records,
+    records, status = train(prepared.model, prepared.optimizer, prepared.train_batches, prepared.eval_batches,
+                            config.epochs, device, records=records,
                             on_epoch_end=save_checkpoint if files is not None else None,
-                            progress=progress, desc=config.label, conditions=conditions)
-    return History(config=config, records=records, status=status, parameters=count_parameters(model),
-                   environment=environment, resumes=resumes,
-                   data={"fingerprint": dataset.fingerprint, "root": str(dataset.root), "train": len(splits.train),
-                         "val": len(splits.val) if splits.val is not None else 0, "test": len(splits.test)})
+                            progress=progress, desc=config.label, conditions=conditions, steps=prepared.steps)
+    splits = prepared.splits
+    return History(config=config, records=records, status=status, parameters=count_parameters(prepared.model),
+                   environment={**environment, "steps": prepared.steps_record()}, resumes=resumes,
+                   data={"fingerprint": prepared.dataset.fingerprint, "root": str(prepared.dataset.root),
+                         "train": len(splits.train), "val": len(splits.val) if splits.val is not None else 0,
+                         "test": len(splits.test)})
 
 
 def run_all(configs: dict, s, progress: bool = True) -> tuple[dict, dict]:
@@ -260,7 +241,7 @@ def run_all(configs: dict, s, progress: bool = True) -> tuple[dict, dict]:
     histories, missing = {}, {}
     for key, config in configs.items():
         try:
-            histories[key] = run(config, s.data_root, s.results_dir, progress=progress)
+            histories[key] = run(config, s.data_root, s.results_dir, progress=progress, graphs=s.graphs)
         except (DeviceUnavailable, RunInProgress) as err:
             missing[key] = str(err)
     return histories, missing

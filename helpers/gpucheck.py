@@ -24,15 +24,16 @@ import torch
 
 from .experiment import RunConfig, run, run_files
 from .files import REPO_ROOT
+from .graphcheck import graph_rows, table_row
 from .synthetic import write_stand_ins
 from .training import synchronize
 
 # How much each check trains: on a GPU enough for real epoch times; on the CPU (the tests) a tenth, in seconds.
 SIZES = {
     "cuda": dict(stand_ins=dict(n_mnist=6000, n_cifar=6000, n_test=1000), train_subset=4000, test_subset=1000,
-                 val_size=500, optimizer_subset=1000, resume_epochs=6, matrix=2048),
+                 val_size=500, optimizer_subset=1000, resume_epochs=6, matrix=2048, graph_epochs=5),
     "cpu": dict(stand_ins=dict(n_mnist=1000, n_cifar=1000, n_test=300), train_subset=400, test_subset=200,
-                val_size=100, optimizer_subset=200, resume_epochs=3, matrix=384),
+                val_size=100, optimizer_subset=200, resume_epochs=3, matrix=384, graph_epochs=2),
 }
 
 # The start of a run in a fresh process (like a requeued task): with "pause" as its fourth argument it stops one
@@ -47,15 +48,27 @@ if sys.argv[4:] == ["pause"]:
     def pausing(model, optimizer, batches, *args, **kwargs):
         epochs = []
 
+        def pause():
+            print("paused in epoch 2", flush=True)
+            sys.stdin.readline()  # returns only if the parent is gone
+            os._exit(1)
+
         class PauseInEpoch2:
+            def __getattr__(self, name):  # the batches' size, images and generator
+                return getattr(batches, name)
+
             def __iter__(self):
                 epochs.append(1)
                 for step, batch in enumerate(batches):
                     if len(epochs) == 2 and step == 1:
-                        print("paused in epoch 2", flush=True)
-                        sys.stdin.readline()  # returns only if the parent is gone
-                        os._exit(1)
+                        pause()
                     yield batch
+
+            def epoch_order(self):  # a graphed epoch draws its order first: paused before its first step
+                epochs.append(1)
+                if len(epochs) == 2:
+                    pause()
+                return batches.epoch_order()
         return train(model, optimizer, PauseInEpoch2(), *args, **kwargs)
     experiment.train = pausing
 """
@@ -64,11 +77,6 @@ _TRAIN = PAUSING_RUN + """
 h = experiment.run(experiment.RunConfig(**json.loads(sys.argv[1])), sys.argv[2], sys.argv[3], progress=False)
 print(json.dumps({"records": len(h.records), "resumes": h.resumes}))
 """
-
-
-def _row(rows: list, check: str, started: float, ok: bool, detail: str) -> bool:
-    rows.append((check, "ok" if ok else "FAILED", f"{time.perf_counter() - started:.1f} s", detail))
-    return ok
 
 
 def _per_epoch(history) -> str:
@@ -87,14 +95,15 @@ def run_checks(device: str, root: Path) -> list[tuple]:
             started = time.perf_counter()
             history = run(RunConfig(dataset, model, pipeline=pipeline, lr=0.05, **small), root, progress=False)
             ok = history.status == "completed" and history.environment["device"] == device
-            _row(rows, f"{dataset} {model.upper()} {pipeline}", started, ok, _per_epoch(history))
+            rows.append(table_row(f"{dataset} {model.upper()} {pipeline}", started, ok, _per_epoch(history)))
     for optimizer, lr in (("SGD", 0.05), ("Adam", 1e-3), ("RMSprop", 1e-3), ("Adagrad", 1e-2), ("AdamW", 1e-3)):
         started = time.perf_counter()
         history = run(RunConfig("cifar10", "cnn", optimizer=optimizer, lr=lr, pipeline="resident",
                                 **{**small, "epochs": 1, "train_subset": size["optimizer_subset"]}), root, progress=False)
         loss = history.records[-1]["train_loss"]
-        _row(rows, f"optimizer {optimizer}", started, loss is not None, f"training loss {loss}")
+        rows.append(table_row(f"optimizer {optimizer}", started, loss is not None, f"training loss {loss}"))
     rows.append(_resume_check(device, root))
+    rows += graph_rows(device, root, size)
     rows.append(_generator_check(device))
     rows.append(_timing_check(device))
     return rows
@@ -121,9 +130,7 @@ def _resume_check(device: str, root: Path, wait_s: float = 300) -> tuple:
           and not files.checkpoint.exists() and files.result.exists())
     detail = (f"killed in epoch 2 after the checkpoint of epoch {cut_after}, resumed to {outcome.get('records')} epochs"
               if ok else f"paused: {paused}, checkpointed epochs: {cut_after}, outcome {outcome} {done.stderr[-300:]}")
-    rows = []
-    _row(rows, "checkpoint, kill, resume", started, ok, detail)
-    return rows[0]
+    return table_row("checkpoint, kill, resume", started, ok, detail)
 
 
 def _line_within(process: subprocess.Popen, line: str, seconds: float) -> bool:
@@ -143,10 +150,8 @@ def _generator_check(device: str) -> tuple:
     after = [b[0].clone() for b in first]
     first.generator.set_state(state)
     restored = all(torch.equal(a, b[0]) for a, b in zip(after, first))
-    rows = []
-    _row(rows, "seeded batch generators", started, same_seed and restored,
-         f"same seed, same order: {same_seed}; state restored, same next order: {restored}")
-    return rows[0]
+    return table_row("seeded batch generators", started, same_seed and restored,
+                     f"same seed, same order: {same_seed}; state restored, same next order: {restored}")
 
 
 # Float32 FLOP/s that no device reaches (per CPU thread; per GPU), about ten times the fastest there is:
@@ -196,9 +201,7 @@ def _timing_check(device: str, n: int | None = None, count: int = 20) -> tuple:
         device_ms = events[0].elapsed_time(events[1])
         ok = ok and device_ms <= waited * 1e3 * 1.01 + 0.05
         detail += f"; the GPU's own timing {device_ms:.1f} ms" + ("" if done else "; NOT finished when synchronize returned")
-    rows = []
-    _row(rows, "timing with synchronisation", started, ok, detail)
-    return rows[0]
+    return table_row("timing with synchronisation", started, ok, detail)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,23 +2,19 @@
 
     python -m helpers.jobs status --profile full [--overrides JSON] [--data-root DIR]
     python -m helpers.jobs submit --profile full [--partition ... --time 30:00 --cpus 1 --mem 5G --gpus 1 --max-parallel 4]
-    python -m helpers.jobs train  --profile full [--workers N]   (workers on this machine, no notebooks)
+    python -m helpers.jobs train  --profile full [--workers N] [--first together|alone|side-by-side]
+                                  (workers on this machine, no notebooks)
 
 `make sbatch` (submit) checks the request against the partition, then submits one job array of at most
 MAX_PARALLEL workers through submitit; each worker takes runs until none is left, so no estimate decides
 who trains what. Submitting again while workers are queued or running submits nothing and says so.
-`make results WORKERS=N` and `make pdf` start N workers here instead (`train_here`).
+`make results WORKERS=N` and `make pdf` start N workers here instead (helpers.localworkers.train_here).
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import subprocess
 import sys
-import time
 from dataclasses import asdict
-from pathlib import Path
 
 import submitit
 
@@ -28,7 +24,8 @@ from .howto import plan_command
 from .profiles import REPO_ROOT, check_profile, parse_overrides, shared_settings
 from .results import config_digest, node_local_locks
 from .status import run_states, status_table
-from .workers import Worker, open_units, why_not_here
+from .localworkers import FIRST, train_here
+from .workers import Worker, open_units
 
 
 def job_name(profile: str, overrides: dict | None = None) -> str:
@@ -88,121 +85,6 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
 
 
 # ---------------------------------------------------------------------------------------------
-# On this machine: `make results WORKERS=N`, and `make pdf` when it has to train
-# ---------------------------------------------------------------------------------------------
-
-def local_gpus() -> list[int]:
-    """The GPU indices this process may use (as CUDA_VISIBLE_DEVICES lists them), for the workers it starts."""
-    import torch
-    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
-    if visible and all(v.isdigit() for v in visible):
-        return [int(v) for v in visible][:torch.cuda.device_count()]
-    return list(range(torch.cuda.device_count()))
-
-
-def train_here(profile: str, overrides: dict | None, data_root, workers: int, log_dir: Path,
-               command: str = "make results", max_units: int | None = None) -> int:
-    """Train what the plan still needs with `workers` workers on this machine; return how many were started.
-
-    They share its GPUs or cores (each gets cores / workers threads); their logs are shown here as they
-    grow. Ctrl-C stops every worker: the runs they trained keep their last complete epoch and resume there.
-    With `max_units`, each worker stops after that many units (one worker, one unit: 3.2's runs alone on the machine).
-    """
-    import torch
-    from .environment import usable_cores
-    units = [u for u in open_units(run_states(profile, overrides, data_root))
-             if not why_not_here(u, torch.cuda.is_available())]
-    if not units:
-        return 0  # everything stored, or only runs this machine cannot do: the notebooks say what is missing
-    count = min(workers, len(units))
-    threads = max(1, len(usable_cores()) // count)
-    if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # the user's own limit, where set
-        threads = max(1, min(threads, int(os.environ["OMP_NUM_THREADS"])))
-    gpus = local_gpus()
-    executor = submitit.LocalExecutor(folder=log_dir)
-    # No time limit on one machine; the GPUs this process sees are the workers' too (submitit would hide them).
-    executor.update_parameters(timeout_min=60 * 24 * 365, gpus_per_node=len(gpus), visible_gpus=gpus,
-                               stderr_to_stdout=True)
-    with stdio_into(log_dir / "controllers.log"):  # submitit's controller processes: their messages, not the user's
-        launch = {"command": command, "workers": count}
-        jobs = executor.submit_array([Worker(profile, overrides, data_root, threads, index, launch=launch,
-                                             max_units=max_units) for index in range(count)])
-    print(f"[{profile}] {count} worker(s) on this machine, {threads} thread(s) each, for {len(units)} unit(s) of runs; "
-          f"logs in {log_dir}", flush=True)
-    try:
-        follow(jobs)
-    except KeyboardInterrupt:
-        stop(jobs)
-        raise UserError("stopped: every worker has ended; a run that was cut off resumes after its last complete "
-                        "epoch when you start again") from None
-    return count
-
-
-@contextlib.contextmanager
-def stdio_into(path: Path):
-    """Point this process's stdout and stderr file descriptors at a file for the block (the processes it
-    starts meanwhile inherit them), then back."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with open(path, "ab") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-    try:
-        yield
-    finally:
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
-
-
-def follow(jobs, interval: float = 0.5, out=sys.stdout) -> None:
-    """Print the workers' log lines as they are written, prefixed by worker, until every worker has ended.
-
-    The logs keep everything; the terminal is spared submitit's INFO lines and a warning that another worker
-    (or this process) already showed, with the source line Python prints under it.
-    """
-    offsets = [0] * len(jobs)
-    shown, after_repeated_warning = set(), False
-    while True:
-        done = [job.done() for job in jobs]
-        for index, job in enumerate(jobs):
-            path = Path(job.paths.stdout)
-            if not path.exists():
-                continue
-            with open(path, "rb") as f:
-                f.seek(offsets[index])
-                chunk = f.read()
-            if not all(done):  # keep a line that is still being written for the next round
-                chunk = chunk[:chunk.rfind(b"\n") + 1]
-            offsets[index] += len(chunk)
-            for line in chunk.decode(errors="replace").splitlines():
-                repeated = "Warning: " in line and line in shown
-                if line.strip() and not line.startswith("submitit INFO") and not repeated \
-                        and not (after_repeated_warning and line.startswith("  ")):
-                    out.write(f"[worker {index}] {line}\n")
-                shown.add(line)
-                after_repeated_warning = repeated or (after_repeated_warning and line.startswith("  "))
-        out.flush()
-        if all(done):
-            return
-        time.sleep(interval)
-
-
-def stop(jobs, grace: float = 30.0) -> None:
-    """Stop every local worker (SIGINT, then what submitit's controller sends) and wait for them to end."""
-    for job in jobs:
-        job.cancel(check=False)
-    deadline = time.monotonic() + grace
-    for job in jobs:
-        process = getattr(job, "_process", None)
-        if process is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-
-
-# ---------------------------------------------------------------------------------------------
 # The command line
 # ---------------------------------------------------------------------------------------------
 
@@ -226,9 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--overrides", default="", help='profile-wide overrides as JSON, e.g. \'{"epochs": 5}\'')
         p.add_argument("--data-root", default=None)
     sub.choices["train"].add_argument("--workers", default="1")
-    sub.choices["train"].add_argument("--units", default=None,
-                                      help="each worker stops after this many units of runs (1: the plan's first, "
-                                           "3.2's runs, where they are not stored)")
+    sub.choices["train"].add_argument("--first", default="together", choices=list(FIRST),
+                                      help="; ".join(f"{k}: {v}" for k, v in FIRST.items()))
     defaults = JobResources()
     for option in ("partition", "time", "cpus", "mem", "gpus", "max-parallel"):
         sub.choices["submit"].add_argument(f"--{option}", default=str(getattr(defaults, option.replace("-", "_"))))
@@ -242,9 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.step == "train":
             workers = whole_number("WORKERS", args.workers, 1)
             fetch_data(args.profile, overrides, args.data_root)
-            units = None if args.units is None else whole_number("--units", args.units, 1)
             train_here(args.profile, overrides, args.data_root, workers, REPO_ROOT / "build" / args.profile / "workers",
-                       "python -m helpers.jobs train", units)
+                       "python -m helpers.jobs train", args.first)
             show_status(args.profile, overrides, args.data_root)
         else:
             resources = JobResources(args.partition, args.time, whole_number("CPUS", args.cpus, 1), args.mem,

@@ -118,13 +118,17 @@ class ResidentBatches:
     def __len__(self) -> int:
         return math.ceil(len(self.labels) / self.batch_size)
 
+    def epoch_order(self) -> torch.Tensor:
+        """The next epoch's order of the images (on the CPU), drawn as iterating the batches draws it."""
+        return torch.randperm(len(self.labels), generator=self.generator)
+
     def __iter__(self):
         n = len(self.labels)
         if not self.shuffle:
             for start in range(0, n, self.batch_size):
                 yield self.images[start:start + self.batch_size], self.labels[start:start + self.batch_size]
             return
-        order = torch.randperm(n, generator=self.generator).to(self.images.device)
+        order = self.epoch_order().to(self.images.device)
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             yield self.images[idx], self.labels[idx]

@@ -61,7 +61,7 @@ SHEET_OPTIMIZERS = 3                      # 3.4: at least three, SGD and Adam am
 SHEET_DEVICES = ("cpu", "cuda")           # 3.2: one run on each
 
 # The settings each notebook uses: what it shows, and what `overrides` may change there.
-_TEMPLATE_KEYS = ("epochs", "batch_size", "test_batch_size", "seed", "train_subset", "test_subset")
+_TEMPLATE_KEYS = ("epochs", "batch_size", "test_batch_size", "seed", "train_subset", "test_subset", "graphs")
 KNOWN = {
     "3.1": (),
     "3.2": _TEMPLATE_KEYS + ("optimizer", "lr", "devices", "pipelines"),
@@ -99,6 +99,9 @@ class Settings:
     mlp_lr: float = 0.1
     lrs: tuple[float, ...] = (0.1,)
     seeds: int = 1
+    # How, not what: a CUDA run with resident batches replays its steps as a CUDA graph; false trains them eagerly
+    # (the same numbers, so a run's key does not hold it; each run records which way its steps went).
+    graphs: bool = True
 
     def __post_init__(self):
         for name in ("devices", "optimizers", "pipelines", "lrs"):
@@ -112,6 +115,8 @@ class Settings:
                 raise UserError(f"{name} lists {', '.join(twice)} more than once: {list(getattr(self, name))!r}")
             object.__setattr__(self, name, tuple(value))
         object.__setattr__(self, "optimizer", optimizer_class(self.optimizer).__name__)
+        if not isinstance(self.graphs, bool):
+            raise UserError(f"graphs must be true or false, got {self.graphs!r}")
         if not is_int(self.seeds) or self.seeds < 1:
             raise UserError(f"seeds must be a positive integer (the number of seeds), got {self.seeds!r}")
         if "val_size" in KNOWN[self.exercise] and (not is_int(self.val_size) or self.val_size < 1):

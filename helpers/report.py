@@ -113,7 +113,8 @@ def train_runs(profile: str, overrides: dict | None, data_root, workers: int = 1
     Under full, first stop if runs are missing that this machine cannot train (the smoke profile goes
     on: its notebooks say plainly in the PDF which runs are missing).
     """
-    from .jobs import fetch_data, train_here
+    from .jobs import fetch_data
+    from .localworkers import train_here
     fetch_data(profile, overrides, data_root)
     if profile == "full":
         from .status import check_trainable_here

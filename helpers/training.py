@@ -39,26 +39,29 @@ def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
 
 
 def make_optimizer(name: str, parameters, lr: float, device: torch.device,
-                   foreach: bool | None = None) -> torch.optim.Optimizer:
+                   foreach: bool | None = None, capturable: bool = False) -> torch.optim.Optimizer:
     """The named torch.optim optimizer; on CUDA with its multi-tensor (foreach) update where torch has one.
 
     foreach computes the same update as the per-parameter loop in fewer, larger kernels: torch 2 picks it
-    by itself on CUDA, torch 1.13 only when asked (on an H100, Adam's CNN epoch took 1.23x as long with the
-    loop; 2026-11-26, torch 2.11). The CPU keeps torch's default (the loop). `foreach`
+    by itself on CUDA, torch 1.13 only when asked. The CPU keeps torch's default (the loop). `foreach`
     True or False asks for one of the two explicitly (to measure the difference); None is the choice above.
+    `capturable` keeps the optimizer's step count on the GPU, so that its step can be captured in a CUDA graph
+    (helpers.graphs), where the optimizer has that option.
     """
     cls = optimizer_class(name)
     if foreach is None:
         foreach = True if device.type == "cuda" else None
-    usable = foreach is not None and "foreach" in inspect.signature(cls.__init__).parameters
-    return cls(parameters, lr=lr, **({"foreach": foreach} if usable else {}))
+    options = inspect.signature(cls.__init__).parameters
+    kwargs = {"foreach": foreach} if foreach is not None and "foreach" in options else {}
+    if capturable and "capturable" in options:
+        kwargs["capturable"] = True
+    return cls(parameters, lr=lr, **kwargs)
 
 
 def exact_float32(device: torch.device, tf32: bool = False) -> None:
     """Compute in true fp32 on this device: no TF32 in cuDNN convolutions or matmuls (Ampere and newer
     use it by default in some torch versions), so that CPU and GPU agree up to rounding. tf32=True
-    allows TF32 instead, only to measure what exact fp32 costs (helpers.calibrate): on an H100, Adam's CNN
-    epoch took 0.97x as long with TF32, an epoch bound by the host, not the arithmetic (2026-11-26)."""
+    allows TF32 instead, only to measure what exact fp32 costs (helpers.calibrate)."""
     if device.type == "cuda":
         torch.backends.cudnn.allow_tf32 = tf32
         torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -122,7 +125,7 @@ def train_one_epoch(model, optimizer, batches, device: torch.device) -> tuple[fl
 def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_batches, eval_batches: dict,
           epochs: int, device: torch.device, records: list[dict] | None = None,
           on_epoch_end: Callable[[list[dict]], None] | None = None, progress: bool = True,
-          desc: str = "", conditions: Callable[[], dict] | None = None) -> tuple[list[dict], str]:
+          desc: str = "", conditions: Callable[[], dict] | None = None, steps=None) -> tuple[list[dict], str]:
     """Train until `epochs` epochs are recorded; return the per-epoch records and the status.
 
     `records` holds the epochs a resumed run already completed (training continues after the last);
@@ -130,16 +133,20 @@ def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_batche
     stops there). Evaluation on each of `eval_batches` ({"test": ..., "val": ...}) is timed apart.
     `conditions()` says what else used the machine (e.g. {"sharing": 0, "load": 1.1}); asked before and
     after each epoch, it is recorded with the epoch's times (the larger sharing count of the two).
+    `steps` (helpers.graphs.GraphedSteps) trains the epochs of a graphed run; each record says whether its
+    training steps were graphed.
     """
     records = list(records or [])
     cumulative = records[-1]["cumulative_train_time"] if records else 0.0
     bar = progress_bar(range(len(records) + 1, epochs + 1), desc, progress, initial=len(records), total=epochs)
     for epoch in bar:
         before = conditions() if conditions else None
-        train_loss, train_accuracy, train_time = train_one_epoch(model, optimizer, train_batches, device)
+        train_epoch = steps.train_epoch if steps is not None else train_one_epoch
+        train_loss, train_accuracy, train_time = train_epoch(model, optimizer, train_batches, device)
         cumulative += train_time
         start = time.perf_counter()
-        record = {"epoch": epoch, "train_loss": finite_or_none(train_loss), "train_accuracy": train_accuracy}
+        record = {"epoch": epoch, "train_loss": finite_or_none(train_loss), "train_accuracy": train_accuracy,
+                  "graphed": bool(steps is not None and steps.graphed)}
         for split, batches in eval_batches.items():
             loss, accuracy = evaluate(model, batches, device)
             record.update({f"{split}_loss": finite_or_none(loss), f"{split}_accuracy": accuracy})

@@ -62,16 +62,23 @@ class Unit:
         return any(r.state == "waiting" for r in self.runs)
 
 
-def work_units(states: list[RunState]) -> list[Unit]:
-    """Group the plan's runs into units, in plan order: 3.2's runs one unit, every other run its own."""
+def run_device(state: RunState) -> str:
+    """The device a planned run computes on (a waiting run's: that of the sweep it waits on)."""
+    return (state.run.config or state.run.like).device
+
+
+def work_units(states: list[RunState], devices: tuple[str, ...] | None = None) -> list[Unit]:
+    """Group the plan's runs into units, in plan order: 3.2's runs one unit, every other run its own. With `devices`,
+    only the runs on those devices (a worker for CPU runs takes 3.2's CPU runs as its unit)."""
+    states = [s for s in states if devices is None or run_device(s) in devices]
     chapter = tuple(s for s in states if "3.2" in s.run.exercises)
     others = [Unit((s,)) for s in states if "3.2" not in s.run.exercises]
     return ([Unit(chapter)] if chapter else []) + others
 
 
-def open_units(states: list[RunState]) -> list[Unit]:
+def open_units(states: list[RunState], devices: tuple[str, ...] | None = None) -> list[Unit]:
     """The units with a run that is not stored: partial ones first, then in plan order."""
-    units = [u for u in work_units(states) if u.open]
+    units = [u for u in work_units(states, devices) if u.open]
     return sorted(units, key=lambda u: not u.partial)  # stable: plan order within each group
 
 
@@ -96,11 +103,13 @@ class WorkReport:
 
 
 def work(profile: str, overrides: dict | None, data_root, name: str, poll_seconds: float = POLL_SECONDS,
-         log=print, launch: dict | None = None, max_units: int | None = None) -> WorkReport:
+         log=print, launch: dict | None = None, max_units: int | None = None,
+         devices: tuple[str, ...] | None = None) -> WorkReport:
     """Train runs of the plan, one unit at a time, until no run is left that this worker can do (or, with
     `max_units`, until it has trained that many units: 1 takes the first open one of the plan, 3.2's runs).
 
-    `launch` says how the worker was started (command, resources); every run it trains records it.
+    `launch` says how the worker was started (command, resources); every run it trains records it. With `devices`
+    the worker trains only the runs on those devices (e.g. 3.2's CPU runs beside a worker that trains its GPU runs).
     """
     import torch
     from .profiles import shared_settings
@@ -109,7 +118,7 @@ def work(profile: str, overrides: dict | None, data_root, name: str, poll_second
     holder = {"worker": name, **({"job": os.environ["SLURM_JOB_ID"]} if os.environ.get("SLURM_JOB_ID") else {})}
     trained, failed, said, done = [], {}, set(), 0
     while max_units is None or done < max_units:
-        units = [u for u in open_units(run_states(profile, overrides, data_root)) if u.name not in failed]
+        units = [u for u in open_units(run_states(profile, overrides, data_root), devices) if u.name not in failed]
         for unit in (u for u in units if not u.waiting and not u.running):
             reason = why_not_here(unit, cuda)
             if reason:
@@ -149,7 +158,7 @@ def train_unit(unit: Unit, s, holder: dict, log, about: dict) -> list[str]:
             if files.load_result() is not None:  # stored by another worker just before we claimed it
                 continue
             log(f"{config.stem}: training {config.label}")
-            history = train_claimed(config, files, s.data_root, about=about)
+            history = train_claimed(config, files, s.data_root, about=about, graphs=s.graphs)
             log(f"{config.stem}: {history.status}, {len(history.records)} epochs, test accuracy "
                 f"{history.records[-1]['test_accuracy']:.4f}"
                 + (f", resumed after epoch {history.resumes[-1]['after_epoch']}" if history.resumes else ""))
@@ -165,12 +174,15 @@ class Worker(submitit.helpers.Checkpointable):
 
     def __init__(self, profile: str, overrides: dict | None = None, data_root: str | None = None,
                  threads: int | None = None, index: int = 0, poll_seconds: float = POLL_SECONDS,
-                 launch: dict | None = None, max_units: int | None = None):
+                 launch: dict | None = None, max_units: int | None = None, devices: tuple[str, ...] | None = None,
+                 cores: list[int] | None = None):
         # Wherever SLURM or a requeue starts it, a relative data root stays the submitter's.
         self.profile, self.overrides = profile, overrides or {}
         self.data_root = os.path.abspath(data_root) if data_root else None
         self.threads, self.index, self.poll_seconds, self.launch = threads, index, poll_seconds, launch or {}
         self.max_units = max_units  # stop after this many units (None: when nothing is left)
+        self.devices = tuple(devices) if devices else None  # train only runs on these devices (None: any)
+        self.cores = list(cores) if cores else None  # run on these cores of the machine (None: as started)
 
     @property
     def name(self) -> str:
@@ -184,13 +196,15 @@ class Worker(submitit.helpers.Checkpointable):
         # scancel (and a node going down) sends SIGTERM, then SIGKILL after a grace time: stop at once, the
         # run keeps its last complete epoch. (submitit would let the run go on until the SIGKILL.)
         signal.signal(signal.SIGTERM, _stop)
+        if self.cores:  # its own cores (a loader process it starts inherits them): side by side, not sharing
+            os.sched_setaffinity(0, self.cores)
         threads = int(os.environ.get("SLURM_CPUS_PER_TASK") or 0) or self.threads
         if threads:
             torch.set_num_threads(threads)
         print(log_header(self.name), flush=True)
         report = work(self.profile, self.overrides, self.data_root, self.name, self.poll_seconds,
                       log=lambda line: print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True), launch=self.launch,
-                      max_units=self.max_units)
+                      max_units=self.max_units, devices=self.devices)
         print(f"worker {self.name}: trained {len(report.trained)} run(s)"
               + "".join(f"\n  left {slot}: {why}" for slot, why in report.left.items())
               + "".join(f"\n  failed {slot}: {why}" for slot, why in report.failed.items()), flush=True)

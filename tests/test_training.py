@@ -213,7 +213,7 @@ def test_run_arms_names_each_seed_it_cannot_run(synthetic_root, tmp_path):
     from types import SimpleNamespace
     from helpers import observed
     from helpers.experiment import run_arms
-    s = SimpleNamespace(data_root=synthetic_root, results_dir=tmp_path)
+    s = SimpleNamespace(data_root=synthetic_root, results_dir=tmp_path, graphs=True)
     arms = {"MLP": {2: small(epochs=1, seed=2), 1: small(epochs=1)}, "CNN": {1: small(epochs=1, device="cuda")}}
     runs, missing = run_arms(arms, s, progress=False)
     assert [h.config.seed for h in runs["MLP"]] == [1, 2] and runs["CNN"] == []  # by seed, whatever the order given
