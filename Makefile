@@ -13,6 +13,11 @@ COURSE_VENV ?= .venv-course
 LAB_ARGS ?=
 DATA_ROOT ?=
 OVERRIDES ?=
+# Another results folder (it holds PROFILE/), e.g. a committed reference set: RESULTS=reference/h200-2026-12-04
+RESULTS ?=
+ifneq ($(RESULTS),)
+export EML_RESULTS_ROOT := $(RESULTS)
+endif
 # The cluster job array (make sbatch): the course's job script's resources, each one a variable.
 PARTITION ?= exercise-eml
 TIME      ?= 30:00

@@ -18,6 +18,7 @@ from . import pipelines
 from .environment import describe_environment, device_identity, timing_conditions
 from .errors import UserError
 from .models import count_parameters
+from .datakeys import data_fingerprint
 from .preparation import prepare_run
 from .results import RunFiles, RunInProgress
 from .training import optimizer_class, random_state, train
@@ -156,8 +157,9 @@ def resolve_device(name: str) -> torch.device:
 
 def run_files(config: RunConfig, data_root: str | Path | None, results_dir: str | Path,
               download_missing: bool = True) -> RunFiles:
-    """Return the store files of a run: its key is the full config plus a fingerprint of the data files."""
-    fingerprint = datamod.locate(config.dataset, data_root, download_missing).fingerprint
+    """Return the store files of a run: its key is the full config plus a fingerprint of the data files (without the
+    files here, that of the runs stored in results_dir: helpers.datakeys)."""
+    fingerprint = data_fingerprint(config.dataset, data_root, results_dir, download_missing)
     return RunFiles.of(results_dir, {**asdict(config), "data_fingerprint": fingerprint}, stem=config.stem)
 
 
@@ -206,6 +208,11 @@ def train_run(config: RunConfig, data_root, files: RunFiles | None, progress: bo
     """Train one run, continuing after the last epoch of its checkpoint if `files` has one; return its History."""
     device = resolve_device(config.device)
     prepared = prepare_run(config, data_root, device, graphs, log=lambda line: print(f"{config.label}: {line}"))
+    if files is not None and prepared.dataset.fingerprint != files.key["data_fingerprint"]:
+        raise UserError(f"{config.label}: the data in {prepared.dataset.root} (fingerprint {prepared.dataset.fingerprint})"
+                        f" are not those the runs in {files.result.parent} were trained on "
+                        f"({files.key['data_fingerprint']}); a run trained on them would be stored under the wrong key. "
+                        "Put those files in the data root, or choose another results folder.")
     environment = {**describe_environment(device), **(about or {})}
     records, resumes = [], []
     checkpoint = files.load_checkpoint() if files is not None else None

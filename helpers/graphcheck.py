@@ -5,7 +5,10 @@ Each comparison trains the same seeded run twice from the same start, a few hund
 and once replaying its CUDA graph, and compares the parameters. The MLP's must be identical; the CNN's are with
 cuDNN's deterministic algorithms (its fastest ones may sum in a different order on every call). An optimizer that
 torch captures with `capturable=True` (Adam) keeps its step count on the GPU and computes its bias corrections
-there in float32, not on the host in float64: its parameters agree to rounding, and the row says how closely.
+there in float32, not on the host in float64, so its updates differ in the last bits; and Adam divides by the root
+of its second moment, which is tiny once the data are fitted, so such differences grow (on an H200 the parameters
+were 2 % apart after 315 steps of the CNN on 4,000 images, both at a training loss below 1e-6). Its row passes when
+the two runs' training losses agree every epoch (LOSS_AGREEMENT) and says how far apart the parameters are.
 On the CPU (the tests) an eager stand-in of the capture runs the same bookkeeping.
 """
 from __future__ import annotations
@@ -22,6 +25,8 @@ from .experiment import RunConfig, run
 from .graphs import GraphedSteps, StepPath, captures_step, eager_capture
 from .preparation import prepare_run
 from .training import train_one_epoch
+
+LOSS_AGREEMENT = (1e-3, 1e-5)  # relative, absolute: training losses of eager and capturable Adam that agree
 
 
 def table_row(check: str, started: float, ok: bool, detail: str) -> tuple:
@@ -67,6 +72,12 @@ def largest_difference(a: list[torch.Tensor], b: list[torch.Tensor]) -> tuple[fl
     return diff, diff / scale if scale else diff
 
 
+def losses_agree(a: list[tuple], b: list[tuple]) -> bool:
+    """True if every epoch's training loss of the two runs agrees within LOSS_AGREEMENT."""
+    relative, absolute = LOSS_AGREEMENT
+    return all(abs(x[0] - y[0]) <= max(absolute, relative * abs(x[0])) for x, y in zip(a, b))
+
+
 def same_numbers_rows(device: str, root: Path, size: dict) -> list[tuple]:
     """Eager and graphed training compared: identical where the arithmetic is the same, else how far apart."""
     rows = []
@@ -83,7 +94,7 @@ def same_numbers_rows(device: str, root: Path, size: dict) -> list[tuple]:
                                                                                           deterministic)
         diff, relative = largest_difference(eager, graphed)
         steps = epochs * (config.train_subset // config.batch_size + bool(config.train_subset % config.batch_size))
-        agree = diff == 0 and graphed_sums == eager_sums if identical else relative < 1e-4
+        agree = diff == 0 and graphed_sums == eager_sums if identical else losses_agree(eager_sums, graphed_sums)
         ok = agree and graphed_epochs == epochs and all(torch.isfinite(p).all() for p in graphed)
         rows.append(table_row(f"graphed = eager: {name}", started, ok,
                               f"{steps} steps ({graphed_epochs} of {epochs} epochs graphed): parameters "

@@ -40,19 +40,25 @@ def hardware_lines(profile: str, overrides: dict | None = None, data_root=None) 
 
 def data_notes(profile: str, overrides: dict | None = None, data_root=None) -> list[str]:
     """One line per dataset of the plan whose files are not the official release's (a copy, or another dataset in
-    its format): a reader must see that the numbers are not those of the official data. Stand-ins say nothing here:
-    a profile on generated data is marked as a smoke run."""
-    from .data import locate
+    its format): a reader must see that the numbers are not those of the official data. Where the files are not here,
+    the stored runs' fingerprint says it. Stand-ins say nothing here: a profile on generated data is marked as a
+    smoke run."""
+    from .datakeys import data_origin
     from .plan import planned_runs
     from .profiles import shared_settings
-    root = shared_settings(profile, overrides, data_root).data_root  # the notebooks' (a profile's stand-ins)
+    s = shared_settings(profile, overrides, data_root)  # the notebooks' data root (a profile's stand-ins)
     names = dict.fromkeys((p.config or p.like).dataset for p in planned_runs(profile, overrides, data_root))
     notes = []
-    for files in (locate(name, root, download_missing=False) for name in names):
-        if files.differ and not files.stand_in:
-            notes.append(f"{DATASET_NAMES[files.name]} in {files.root} is not the official release: "
-                         f"{len(files.differ)} of its {len(files.paths)} files differ from the official checksums; "
-                         "the numbers are not the official data's.")
+    for origin in (data_origin(name, s.data_root, s.results_dir) for name in names):
+        name = DATASET_NAMES[origin.dataset]
+        if origin.official or origin.stand_in:
+            continue
+        if origin.root is None:
+            notes.append(f"{name}: the runs were trained on files with fingerprint {origin.fingerprint}, not the "
+                         "official release's; the numbers are not the official data's (the files are not here).")
+        else:
+            notes.append(f"{name} in {origin.root} is not the official release: {origin.differ} of its {origin.files} "
+                         "files differ from the official checksums; the numbers are not the official data's.")
     return notes
 
 

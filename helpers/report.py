@@ -115,6 +115,12 @@ def train_runs(profile: str, overrides: dict | None, data_root, workers: int = 1
     """
     from .jobs import fetch_data
     from .localworkers import train_here
+    from .status import run_states
+    try:  # nothing to train: no data needed (a stored run is found by its configuration without them)
+        if all(s.state == "stored" for s in run_states(profile, overrides, data_root)):
+            return
+    except UserError:  # the data are not here, and no run is stored to stand for them: fetch them first
+        pass
     fetch_data(profile, overrides, data_root)
     if profile == "full":
         from .status import check_trainable_here

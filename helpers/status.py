@@ -187,10 +187,13 @@ def check_trainable_here(profile: str, overrides: dict | None = None, data_root=
     cannot.update({s.run.slot: "waits on a choice among runs that need a GPU" for s in states
                    if s.state == "waiting" and set(s.run.waits_on) & set(cannot)})
     if cannot:
+        from .datakeys import other_data_hint
+        s = shared_settings(profile, overrides, data_root)
+        hint = other_data_hint(dict.fromkeys(st.config.dataset for st in states), s.data_root, s.results_dir)
         shown = [f"{slot} ({why})" for slot, why in cannot.items()]
         more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
         raise UserError(f"{len(cannot)} run(s) of profile {profile} are not stored and cannot be trained on this "
                         f"machine: {', '.join(shown[:8])}{more}. Train them on the cluster with "
                         f"`{plan_command('sbatch', profile, overrides, data_root)}` (progress: "
                         f"`{plan_command('status', profile, overrides, data_root)}`), then run this again. "
-                        "Nothing was executed.")
+                        "Nothing was executed." + (f" Note: {hint}" if hint else ""))

@@ -35,13 +35,19 @@ def test_every_check_passes_on_the_cpu_end_to_end(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("gpu-check on CPU: torch ") and lines[-1] == "12 of 12 checks passed"
+    assert lines[0].startswith("gpu-check on CPU: torch ") and lines[-1] == "18 of 18 checks passed"
     rows = {cells[0]: cells[1] for cells in (re.split(r"\s{2,}", line) for line in lines[2:-1])}
     assert rows == {name: "ok" for name in [
         "mnist MLP template", "mnist MLP resident", "cifar10 CNN template", "cifar10 CNN resident",
         "optimizer SGD", "optimizer Adam", "optimizer RMSprop", "optimizer Adagrad", "optimizer AdamW",
-        "checkpoint, kill, resume", "seeded batch generators", "timing with synchronisation"]}
+        "checkpoint, kill, resume", "graphed = eager: MLP SGD", "graphed = eager: MLP Adagrad, eager step",
+        "graphed = eager: CNN SGD, deterministic cuDNN", "graphed = eager: CNN Adam, capturable",
+        "resume across the switch: SGD", "resume across the switch: Adam",
+        "seeded batch generators", "timing with synchronisation"]}
     assert "killed in epoch 2 after the checkpoint of epoch 1, resumed to 3 epochs" in result.stdout
+    # the stand-in of the capture on the CPU: every epoch through the graphed bookkeeping, numbers identical
+    assert result.stdout.count("(2 of 2 epochs graphed): parameters identical") == 4
+    assert result.stdout.count("both end exactly as the uninterrupted eager run") == 2
     assert list(tmp_path.iterdir()) == []  # the stand-ins, runs and checkpoints went with its temporary folder
 
 

@@ -158,3 +158,29 @@ def test_a_loaded_state_computes_as_this_run_does(tmp_path):
     conform_capturable(graphed, False)
     assert graphed.param_groups[0]["capturable"] is False and graphed.state[params[0]]["step"].device.type == "cpu"
     assert float(graphed.state[params[0]]["step"]) == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# gpu-check's rows on graphed steps fail where the graphed steps would compute something else
+# ---------------------------------------------------------------------------------------------
+
+def test_the_check_fails_where_warm_up_is_not_undone(tmp_path, monkeypatch):
+    from helpers import graphcheck
+    from helpers.synthetic import write_stand_ins
+    root = write_stand_ins(tmp_path, n_mnist=400, n_cifar=400, n_test=100)
+    size = dict(train_subset=300, test_subset=100, graph_epochs=1)
+    assert [r[1] for r in graphcheck.same_numbers_rows("cpu", root, size)] == ["ok"] * 4
+    # the warm-up's steps stay in the parameters (the sums and the step count are restored)
+    monkeypatch.setattr(graphs, "snapshot_tensors", lambda model, optimizer, b: [b[k] for k in ("loss_sum", "correct",
+                                                                                                "step")])
+    rows = graphcheck.same_numbers_rows("cpu", root, size)
+    # Adagrad's step is not captured, so its warm-up never steps the optimizer: nothing to undo there
+    assert [r[1] for r in rows[:3]] == ["FAILED", "ok", "FAILED"] and "parameters differ by up to" in rows[0][3]
+
+
+def test_capturable_adams_losses_agree_within_the_stated_tolerance():
+    from helpers.graphcheck import LOSS_AGREEMENT, losses_agree
+    relative, absolute = LOSS_AGREEMENT
+    assert losses_agree([(2.0, 0.1), (1e-7, 1.0)], [(2.0 * (1 + relative / 2), 0.1), (3e-6, 1.0)])
+    assert not losses_agree([(2.0, 0.1)], [(2.0 * (1 + 2 * relative), 0.1)])
+    assert not losses_agree([(0.0, 1.0)], [(2 * absolute, 1.0)])

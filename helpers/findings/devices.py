@@ -129,6 +129,7 @@ class PipelineComparison:
     shared: tuple[tuple[str, str], ...] = ()     # (device, pipeline) timed while sharing the machine: not compared
     other_machines: tuple[tuple[str, tuple[str, str]], ...] = ()  # (device, (template's, resident's device names))
                                                  # whose two pipelines ran on different machines: no gain
+    graphed: tuple[tuple[str, str], ...] = ()    # (device, pipeline) whose training steps replayed a CUDA graph
 
 
 def compare_pipelines(histories) -> PipelineComparison:
@@ -155,4 +156,5 @@ def compare_pipelines(histories) -> PipelineComparison:
         template_speedup=speedup("template"), compute_speedup=speedup("resident"),
         slow_first_epochs=tuple(key for key, s in present if s.first_epoch_slow),
         missing=tuple(key for key, s in cells.items() if s is None),
-        shared=tuple(key for key, s in present if not s.times_comparable), other_machines=tuple(other_machines))
+        shared=tuple(key for key, s in present if not s.times_comparable), other_machines=tuple(other_machines),
+        graphed=tuple(key for key, s in present if s.steps in ("graphed", "partly graphed")))

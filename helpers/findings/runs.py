@@ -109,6 +109,14 @@ class RunSummary:
     epochs_alone: int = 0           # the epochs timed alone; median_epoch_time is theirs where some were shared
     drop: float | None = None       # largest fall of test accuracy from one epoch to the next in the second half of
                                     # the run that it recovers from, 0 if none (None: fewer than 4 epochs, diverged)
+    graphed_epochs: int | None = None  # epochs whose training steps replayed a CUDA graph (None: not recorded)
+
+    @property
+    def steps(self) -> str:
+        """How its training steps ran: "graphed" (every epoch), "eager", "partly graphed", or "" where not recorded."""
+        if self.graphed_epochs is None:
+            return ""
+        return {0: "eager", self.epochs_run: "graphed"}.get(self.graphed_epochs, "partly graphed")
 
     @property
     def diverged(self) -> bool:
@@ -163,7 +171,8 @@ def run_summary(history) -> RunSummary | None:
         # slow from start-up, not from sharing: only a first epoch timed alone
         first_epoch_slow=len(times) > 1 and 0 in alone and times[0] > SLOW_FIRST_EPOCH * median,
         parameters=history.parameters, timing=timing, epochs_alone=len(alone),
-        drop=None if history.status == "diverged" else second_half_drop(accuracy))
+        drop=None if history.status == "diverged" else second_half_drop(accuracy),
+        graphed_epochs=None if (graphed := column(history, "graphed")) is None else sum(map(bool, graphed)))
 
 
 def at_chance(history, split: str = "val") -> bool | None:

@@ -229,7 +229,12 @@ def pipelines(c: PipelineComparison) -> str:
     if c.shared:
         text.append(f"Not compared: {join_words(_cell(*k) for k in c.shared)}, timed while other runs shared the "
                     "machine in every epoch.")
+    if c.graphed:
+        text.append(f"{join_words(_cell(*k) for k in c.graphed)} replayed {plural(len(c.graphed), 'its', 'their')} "
+                    "training steps as a CUDA graph (one launch per step instead of some dozens of kernels queued by "
+                    "Python); every other run's steps ran eagerly, as the template's do.")
     if c.slow_first_epochs:
+        capture = " and the graph's capture" if set(c.slow_first_epochs) & set(c.graphed) else ""
         text.append(f"The first epoch is slower in {join_words(_cell(*k) for k in c.slow_first_epochs)} "
-                    "(start-up: memory allocation, kernel selection, worker start).")
+                    f"(start-up: memory allocation, kernel selection{capture}, worker start).")
     return OBSERVED + " ".join(text)

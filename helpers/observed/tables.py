@@ -8,8 +8,10 @@ from .runs import device_word
 
 
 def runs_table(runs: list[RunSummary], digits: int = 2) -> str:
-    """Return a table of runs: device as recorded, pipeline, epoch times, totals, final test accuracy."""
-    rows = [[f"{device_word(s.device)} ({s.device_name})", s.pipeline, secs(s.first_epoch_time),
+    """Return a table of runs: device as recorded, pipeline (", graphed" where its steps replayed a CUDA graph), epoch
+    times, totals, final test accuracy."""
+    rows = [[f"{device_word(s.device)} ({s.device_name})", s.pipeline + (f", {s.steps}" if "graphed" in s.steps else ""),
+             secs(s.first_epoch_time),
              secs(s.median_epoch_time) + _shared_mark(s), secs(s.total_train_time), secs(s.total_eval_time),
              pct(s.final_accuracy, digits) + (" (diverged)" if s.diverged else "")] for s in runs]
     return markdown_table(["device", "pipeline", "epoch 1", "epoch (median)", "training total", "evaluation total",
