@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .data import DATA_ROOT_ENV, resolve_data_root
 from .formatting import join_words, markdown_table, plural
-from .profiles import DEFAULT_RESULTS_ROOT, REPO_ROOT, RESULTS_ROOT_ENV, SYNTHETIC_PROFILES, results_root
+from .profiles import DEFAULT_RESULTS_ROOT, REPO_ROOT, SYNTHETIC_PROFILES, results_root
 
 TITLE = "How this report was made, and how to run it"
 
@@ -55,8 +55,9 @@ def this_build(profile: str, overrides: dict | None, data_root, workers: int) ->
 
 def make_command(target: str, build: Build, **variables) -> str:
     """`make TARGET` as a user types it, with this build's profile, overrides, data root, results folder and Python."""
-    parts = [f"{RESULTS_ROOT_ENV}={shlex.quote(build.results_root)}"] if build.results_root else []
-    parts += ["make", target] + ([f"PROFILE={build.profile}"] if build.profile != "full" else [])
+    parts = ["make", target] + ([f"PROFILE={build.profile}"] if build.profile != "full" else [])
+    if build.results_root:  # the Makefile's RESULTS is $EML_RESULTS_ROOT for every command it runs
+        parts.append(f"RESULTS={shlex.quote(build.results_root)}")
     if build.overrides:  # with JSON's spaces: the page breaks a long command there
         parts.append(f"OVERRIDES='{json.dumps(build.overrides)}'")
     if build.data_root:
@@ -176,8 +177,9 @@ def archive_text(build: Build, zip_name: str, stored: int) -> str:
     """What `make zip` packs and the one command that renders this PDF again from it."""
     again = make_command("pdf", replace(build, results_root=None))  # the archive's own results/
     data = ("its stand-in data is generated on the way" if build.profile in SYNTHETIC_PROFILES and not build.data_root
-            else f"with the same dataset files in `{build.data_root or 'data/'}`, byte for byte: the stored runs are "
-                 "keyed by their checksums; `make data` downloads the official release")
+            else "no dataset needed: a stored run is found by its configuration; where dataset files are in "
+                 f"`{build.data_root or 'data/'}`, they must be those the runs were trained on, byte for byte, as the "
+                 "runs are keyed by their checksums")
     return (f"**The archive.** `{zip_name}` holds this PDF, the sources in `sources/` (the notebooks without "
             f"outputs, `helpers/`, `Makefile`, `requirements.txt`, `pyproject.toml`, `README.md`, the SLURM and test "
             f"code) and the stored results of the {stored} {plural(stored, 'run')} shown here, in "

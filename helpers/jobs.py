@@ -66,7 +66,7 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
     if local_locks and count > 1:
         print(f"warning: {local_locks}: its file locks are seen on one node only, so workers on different nodes can "
               "train the same run at once (the results stay right, the GPU time is lost). Use MAX_PARALLEL=1, or put "
-              "the results on a filesystem with shared locks (EML_RESULTS_ROOT=...).", file=sys.stderr)
+              "the results on a filesystem with shared locks (RESULTS=... for make, or EML_RESULTS_ROOT=...).", file=sys.stderr)
     executor = slurm_executor(resources, LOG_DIR / profile, job_name(profile, overrides), python)
     launch = {"command": "make sbatch", "workers": count, "resources": asdict(resources)}
     try:

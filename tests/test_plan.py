@@ -120,9 +120,9 @@ def test_pdf_under_full_stops_before_running_anything_when_gpu_runs_are_missing(
     assert "cannot be trained on this machine: mnist-mlp-sgd-lr0.1-cuda-template (needs a GPU)" in result.stderr
     # the commands to go on with name this plan's data (and overrides) and the results folder: the same plan and
     # the same stored runs, not the default ones
-    results = f"EML_RESULTS_ROOT={own_results_root}"
-    assert f"`{results} make sbatch DATA_ROOT={synthetic_root}" in result.stderr
-    assert f"`{results} make status DATA_ROOT={synthetic_root}" in result.stderr
+    results = f"RESULTS={own_results_root}"
+    assert f"`make sbatch {results} DATA_ROOT={synthetic_root}" in result.stderr
+    assert f"`make status {results} DATA_ROOT={synthetic_root}" in result.stderr
     assert "Nothing was executed" in result.stderr
     assert not (tmp_path / "b").exists()
 

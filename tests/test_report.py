@@ -103,7 +103,7 @@ def test_the_closing_page_names_the_folders_that_environment_variables_chose(tmp
     monkeypatch.setenv("EML_DATA_ROOT", "data/copy")
     page = howto.howto_markdown(howto.this_build("full", {"epochs": 3}, None, 1), [(("3.2",), make_history([0.5]))],
                                 "exercise03.zip")
-    assert f"EML_RESULTS_ROOT={tmp_path / 'scratch'} make pdf OVERRIDES='{{\"epochs\": 3}}' DATA_ROOT=data/copy" in page
+    assert f"make pdf RESULTS={tmp_path / 'scratch'} OVERRIDES='{{\"epochs\": 3}}' DATA_ROOT=data/copy" in page
     assert f"stored as JSON in `{tmp_path / 'scratch'}/full/`" in page
     assert "`cd sources`, then `make pdf OVERRIDES='{\"epochs\": 3}' DATA_ROOT=data/copy" in page
     monkeypatch.setenv("EML_RESULTS_ROOT", "results")  # the repository's own, named
