@@ -655,3 +655,50 @@ def test_times_are_compared_only_where_they_measure_the_runs():
     assert run_summary(alone_start).timing == "shared"
     devices = compare_devices([alone_start, make_history([0.9] * 5, train_time=[0.5] * 5, device="cuda")])
     assert devices.speedup is None and "12.0x" not in observed.devices(devices)
+
+
+def test_diverged_seeds_say_where_and_the_seeds_that_trained_are_compared_apart():
+    """3.3 on real CIFAR-10 (an H200, 30 epochs): at the rate chosen on seed 1, seeds 2 and 3 of the CNN diverged in
+    epochs 24 and 25. The verdict over all seeds stays (a failure is part of the outcome); the seeds that trained
+    are compared as the facts they are, and the training fit is theirs, not the diverged runs' last batches'."""
+    mlp = _seeds([0.432, 0.444, 0.458], "mlp")
+    cnn = _seeds([0.619, 0.5, 0.5], "cnn", diverged_seed=2)
+    cnn[2] = make_history([0.3] * 3 + [0.1], seed=3, status="diverged", test_loss=[1.0] * 3 + [None],
+                          train_loss=[1.0] * 3 + [None], train_accuracy=[0.4] * 3 + [0.1], dataset="cifar10",
+                          model="cnn")
+    c = compare_models(mlp, cnn)
+    assert c.cnn.diverged_seeds == (2, 3) and c.cnn.diverged_epochs == (2, 4) and c.trained_above == "CNN"
+    assert c.cnn.gap_mean == pytest.approx(cnn[0].records[-1]["train_accuracy"] - 0.619)  # seed 1's fit alone
+    text = observed.model_comparison(c)
+    assert ("The CNN diverged with seeds 2 and 3 (its loss became non-finite in epochs 2 and 4), at the rate 0.1 "
+            "chosen on its first seed (seed 1), which trained to the end: at that rate the CNN is at the edge of "
+            "stability.") in text
+    assert "indistinguishable" in text  # over all seeds, as before
+    assert "Of the seeds that trained to the end, the CNN's one seed (61.9 %) lies above the MLP's 3 seeds (43.2 % to " \
+           "45.8 %)." in text
+    assert "(means over the seeds that trained to the end)" in text
+    # no diverged seed: no such sentence; trained seeds that overlap: none either
+    assert compare_models(mlp, _seeds([0.62, 0.63, 0.64], "cnn")).trained_above is None
+    assert compare_models(mlp, _seeds([0.44, 0.4, 0.45], "cnn", diverged_seed=2)).trained_above is None
+
+
+def test_a_graphed_run_is_named_where_times_are_compared():
+    from helpers.findings import compare_pipelines
+    runs = {(d, p): make_history([0.8, 0.85], device=d, pipeline=p, train_time=[t, t], sharing=[0, 0])
+            for (d, p), t in {("cpu", "template"): 8.0, ("cpu", "resident"): 1.0, ("cuda", "template"): 8.5,
+                              ("cuda", "resident"): 0.1}.items()}
+    for record in runs["cuda", "resident"].records:
+        record["graphed"] = True
+    for record in runs["cpu", "resident"].records:
+        record["graphed"] = False
+    c = compare_pipelines(runs)
+    assert c.graphed == (("cuda", "resident"),)
+    summaries = {(s.device, s.pipeline): s for s in c.runs}
+    assert summaries["cuda", "resident"].steps == "graphed" and summaries["cpu", "resident"].steps == "eager"
+    assert summaries["cpu", "template"].steps == ""  # not recorded (results of older versions)
+    text = observed.pipelines(c)
+    assert "GPU/resident replayed its training steps as a CUDA graph" in text
+    table = observed.runs_table(list(c.runs))
+    assert "| resident, graphed |" in table and "resident, eager" not in table
+    runs["cuda", "resident"].records[0]["graphed"] = False  # the capture came in epoch 2 (a resumed run)
+    assert compare_pipelines(runs).runs[-1].steps == "partly graphed"

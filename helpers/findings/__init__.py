@@ -7,8 +7,8 @@ device, one seed, one epoch, diverged runs) and says what is missing instead of 
 from .devices import DeviceComparison, PipelineComparison, PipelineGain, compare_devices, compare_pipelines
 from .runs import (CHANCE, CHANCE_MARGIN, JAGGED, OVERFIT_RISE, Overfitting, RunSummary, at_chance, column,
                    notable_fall, overfitting, recorded_device, run_summary)
-from .seeds import Arm, ModelComparison, OptimizerRanking, Verdict, arm, compare_arms, compare_models, rank_arms, \
-    rank_optimizers
+from .ranking import OptimizerRanking, rank_arms, rank_optimizers
+from .seeds import Arm, ModelComparison, Verdict, arm, compare_arms, compare_models
 from .selection import (LearningRateChoice, OptimizerSweep, RateOutcome, choose_learning_rate, rate_outcome,
                         sweep)
 from .step import SHEET_RATES, StepEffect, step_effect

@@ -76,6 +76,11 @@ class Arm:
         return tuple(r.seed for r in self.runs if r.diverged)
 
     @property
+    def diverged_epochs(self) -> tuple[int, ...]:
+        """The epoch in which each diverged seed's loss became non-finite (training stopped there), by seed."""
+        return tuple(r.epochs_run for r in self.runs if r.diverged)
+
+    @property
     def lrs(self) -> tuple[float, ...]:
         """The distinct learning rates of its runs (one, normally)."""
         return tuple(dict.fromkeys(r.lr for r in self.runs))
@@ -92,14 +97,25 @@ class Arm:
 
 def arm(label: str, histories) -> Arm:
     """Return the arm of a History or list of Histories (one per seed; None entries are missing seeds)."""
-    runs = tuple(run_summary(h) for h in _seeded(histories))
+    return arm_of(label, tuple(run_summary(h) for h in _seeded(histories)))
+
+
+def arm_of(label: str, runs: tuple[RunSummary, ...]) -> Arm:
+    """Return the arm of run summaries (by seed). How well it fits its training data is that of the seeds that did not
+    diverge, where some did: a diverged run's last training accuracy measures its failure, not a fit."""
     finals, firsts = [r.final_accuracy for r in runs], [r.first_epoch_accuracy for r in runs]
+    fitted = [r for r in runs if not r.diverged] or runs
     return Arm(label=label, runs=runs, mean=_mean(finals), low=min(finals, default=None),
                high=max(finals, default=None), first_epoch_mean=_mean(firsts),
                first_epoch_low=min(firsts, default=None), first_epoch_high=max(firsts, default=None),
-               final_train_mean=_mean(r.final_train_accuracy for r in runs), gap_mean=_mean(r.gap for r in runs),
+               final_train_mean=_mean(r.final_train_accuracy for r in fitted), gap_mean=_mean(r.gap for r in fitted),
                median_epoch_time=_mean(r.median_epoch_time for r in runs if r.times_comparable),
                shared_runs=sum(not r.times_comparable for r in runs))
+
+
+def trained(a: Arm) -> Arm:
+    """The arm of its seeds that did not diverge."""
+    return arm_of(a.label, tuple(r for r in a.runs if not r.diverged))
 
 
 @dataclass(frozen=True)
@@ -146,6 +162,8 @@ class ModelComparison:
     cnn_overfitting: tuple[Overfitting, ...]   # one per CNN seed, by seed
     mlp_overfitting: tuple[Overfitting, ...]
     same_device: bool | None                # every run recorded the same device name; None if an arm is empty
+    trained_above: str | None = None        # where some seeds diverged: the model whose every seed that trained to
+                                            # the end lies above every such seed of the other (as printed), else None
 
     @property
     def cnn_overfit_seeds(self) -> int:
@@ -166,73 +184,15 @@ def compare_models(mlp, cnn) -> ModelComparison:
         if both and same and cnn_arm.median_epoch_time and mlp_arm.median_epoch_time else None,
         cnn_overfitting=tuple(overfitting(h) for h in _seeded(cnn)),
         mlp_overfitting=tuple(overfitting(h) for h in _seeded(mlp)),
-        same_device=same if both else None)
+        same_device=same if both else None, trained_above=trained_above(cnn_arm, mlp_arm))
 
 
-@dataclass(frozen=True)
-class OptimizerRanking:
-    """Every arm ranked by mean final test accuracy, grouped where seeds cannot separate them."""
-    arms: tuple[Arm, ...]                       # present arms by mean, best first (equal means: given order)
-    missing: tuple[str, ...]                    # arms without any run
-    single: tuple[str, ...]                     # arms with a single seed: ranked, never compared (no spread)
-    seeds: int                                  # the smallest number of seeds of a compared arm, else of a present
-                                                # one (0: none)
-    groups: tuple[tuple[str, ...], ...] | None  # the arms with several seeds, in runs whose ranges connect, best
-                                                # first; None: no arm has several seeds
-    apart_in_groups: tuple[tuple[str, str], ...]  # pairs of one group that seeds still separate (first above second)
-    leader: str | None                          # the best arm if its range is above every other compared arm's
-    first_epoch_leader: str | None              # highest mean test accuracy after epoch 1 (equal: the better ranked)
-    first_epoch_clear: bool | None              # its worst seed above every other arm's best seed; None: an arm
-                                                # has a single seed
-    widest_gap: str | None                      # largest |mean train - test gap| at the end, either direction
-    narrowest_gap: str | None                   # smallest |mean train - test gap| (equal sizes: the better ranked)
-
-    def arm(self, label: str) -> Arm | None:
-        return next((a for a in self.arms if a.label == label), None)
-
-
-def _groups(arms: list[Arm]) -> tuple[tuple[str, ...], ...]:
-    """Group arms (sorted best first) whose min..max ranges overlap or touch, chained: an interval union."""
-    groups, floor = [], None
-    for a in sorted(arms, key=lambda a: -a.high):
-        if groups and not above(floor, a.high):
-            groups[-1].append(a.label)
-            floor = min(floor, a.low)
-        else:
-            groups.append([a.label])
-            floor = a.low
-    order = {a.label: i for i, a in enumerate(arms)}
-    return tuple(tuple(sorted(g, key=order.__getitem__)) for g in groups)
-
-
-def _apart_in_groups(groups, arms: list[Arm]) -> tuple[tuple[str, str], ...]:
-    """Pairs inside one group whose ranges do not overlap (the first's worst seed above the second's best): a chain
-    of overlaps joins them (A overlaps B, B overlaps C), yet seeds tell these two apart (A above C)."""
-    by_label = {a.label: a for a in arms}
-    return tuple((high, low) for group in groups or () for i, high in enumerate(group) for low in group[i + 1:]
-                 if above(by_label[high].low, by_label[low].high))
-
-
-def rank_arms(histories) -> OptimizerRanking:
-    """Return the ranking of {label: History | [History, ...] | None} (e.g. each optimizer at its chosen rate)."""
-    arms = [arm(label, h) for label, h in histories.items()]
-    present = sorted((a for a in arms if a.n), key=lambda a: -a.mean)  # stable: equal means keep given order
-    compared = [a for a in present if a.n >= 2]  # a missing seed leaves its arm out, not the others' spread
-    seeds = min((a.n for a in compared or present), default=0)
-    groups = _groups(compared) if compared else None
-    leader = groups[0][0] if groups and len(groups[0]) == 1 and len(compared) > 1 else None
-    first = max(present, key=lambda a: a.first_epoch_mean, default=None)
-    clear = None
-    if first is not None and len(compared) == len(present):
-        clear = all(above(first.first_epoch_low, a.first_epoch_high) for a in present if a is not first)
-    gaps = [a for a in present if a.gap_mean is not None]
-    return OptimizerRanking(
-        arms=tuple(present), missing=tuple(a.label for a in arms if not a.n),
-        single=tuple(a.label for a in present if a.n == 1), seeds=seeds, groups=groups,
-        apart_in_groups=_apart_in_groups(groups, compared),
-        leader=leader, first_epoch_leader=first and first.label, first_epoch_clear=clear,
-        widest_gap=max(gaps, key=lambda a: abs(a.gap_mean)).label if gaps else None,
-        narrowest_gap=min(gaps, key=lambda a: abs(a.gap_mean)).label if gaps else None)
-
-
-rank_optimizers = rank_arms
+def trained_above(a: Arm, b: Arm) -> str | None:
+    """Where either arm has diverged seeds: the label of the one whose trained seeds all lie above the other's trained
+    seeds (as printed; one seed suffices: a fact about these seeds, not a verdict), else None."""
+    if not (a.diverged_seeds or b.diverged_seeds):
+        return None
+    x, y = trained(a), trained(b)
+    if not (x.n and y.n):
+        return None
+    return x.label if above(x.low, y.high) else y.label if above(y.low, x.high) else None
