@@ -1,7 +1,7 @@
 """Calibration: the per-epoch time of every kind of run in the full profile, each run alone on one core, as a
 course task has it (a graphed kind also with eager steps); the template loader of a CUDA run on one core; what
 exact fp32 and graphed steps are worth; and from these, by helpers.estimates' model, a proposed table of estimates
-for a course GPU node (helpers.status.EPOCH_SECONDS, which stays as it is).
+for a course GPU node (helpers.estimates.EPOCH_SECONDS comes from the calibrations committed in helpers/calibrations/).
 
     python -m helpers.calibrate [--device cuda|cpu] [--epochs 3] [--scale 1] [--part all|cpu|cuda] [--data-root DIR]
                                 [--out FILE]
@@ -27,12 +27,12 @@ from .bench import first_and_median
 from .data import load_split, locate
 from .environment import cpu_model, describe_environment
 from .errors import UserError, run_command
-from .estimates import COURSE_CORE_SLOWDOWN, COURSE_GPU, EAGER, TF32, proposed_epoch_seconds
+from .estimates import (COURSE_CORE_SLOWDOWN, COURSE_GPU, EAGER, EPOCH_IMAGES, EPOCH_SECONDS, TF32,
+                        proposed_epoch_seconds, train_size)
 from .experiment import RunConfig, resolve_device
 from .pipelines import make_splits, template_loader
 from .plan import planned_runs
 from .preparation import prepare_run
-from .status import EPOCH_IMAGES, EPOCH_SECONDS, train_size
 from .training import train
 
 
@@ -188,12 +188,12 @@ def calibrate(device: str, epochs: int, scale: float, data_root=None, out=print,
             "one core, seconds per full-size epoch: " + ", ".join(f"{d} {seconds:.2f}" for d, seconds in loader.items()))
     toggled = toggles(configs, data_root) if device == "cuda" else []
     out("\nCIFAR-10 CNN, cuda, resident, training seconds per epoch (later epochs' median) against as trained (exact "
-        f"fp32, graphed): " + ("" if toggled else f"{TF32}, {EAGER}: n/a on a CPU (CUDA-only)"))
+        "fp32, graphed): " + ("" if toggled else f"{TF32}, {EAGER}: n/a on a CPU (CUDA-only)"))
     for t in toggled:
         out(f"  {t['optimizer']:5s} {t['variant']:13s} {t['train']:7.3f}, as trained {t['as_trained']:7.3f}: x{t['ratio']:.2f}")
     proposed, why, model = proposed_epoch_seconds(as_trained, toggled, name if device == "cuda" else "a CPU", loader)
-    out(f"\nEPOCH_SECONDS for a course GPU node ({COURSE_GPU}, one EPYC 7351P core per task), {model}; "
-        "helpers/status.py is not changed:\nEPOCH_SECONDS = {")
+    out(f"\nEPOCH_SECONDS for a course GPU node ({COURSE_GPU}, one EPYC 7351P core per task), {model}; from this "
+        "calibration alone (--out's JSON in helpers/calibrations/ makes it part of the committed ones):\nEPOCH_SECONDS = {")
     for key, seconds in proposed.items():
         out(f"    {key!r}: {seconds:.2f},  # {why[key]}; built in: {EPOCH_SECONDS[key]:g}")
     out("}")

@@ -1,30 +1,35 @@
-"""From measured epoch times to the estimates `make status` uses for a course GPU node (helpers.status.EPOCH_SECONDS):
-the model, written down once, that helpers.calibrate applies to what it measured.
+"""The time model: what a run of the full profile takes per epoch on a course GPU node (`make status` before a run of
+its kind is stored), from the calibrations committed in helpers/calibrations/ by the model written down once here.
 
 A course task is one RTX 2080 Ti and one EPYC 7351P core (`--cpus-per-task 1`). Per kind of run (dataset, model,
 device, pipeline), from t, the measured seconds of one full-size epoch (training and evaluation) of its slowest
-optimizer, timed on one core of the measuring machine with one torch thread:
+optimizer, timed on one core of the measuring machine with one torch thread (helpers.calibrate):
 - CPU: S * t, S = COURSE_CORE_SLOWDOWN: how much longer the course's core takes for the same Python, PIL and
   one-thread torch work (assumed, see there).
 - CUDA, resident: the host (Python and kernel launches, on the task's one core) and the GPU overlap, so an epoch
   takes the longer of the two: max(S * t, t_gpu * P / P_course). t_gpu = F / (eta * P): F the epoch's FLOPs (3
   forward passes per training image, 1 per evaluated one), P the measuring GPU's fp32 peak (FP32_PEAK) against the
   RTX 2080 Ti's 13.4 TFLOP/s (its memory bandwidth is about 5x lower too), eta the share of the peak the CNN
-  reaches (`efficiency`, from its TF32 toggle; ASSUMED_EFFICIENCY without it). S * t bounds the
-  host part from above: where the GPU was the longer part, t is more than the host's.
+  reaches (`efficiency`, from its TF32 toggle; ASSUMED_EFFICIENCY without it). S * t bounds the host part from
+  above: where the GPU was the longer part, t is more than the host's. Counting all of the measured GPU time as
+  arithmetic that scales with the fp32 peak makes this an upper bound: a graphed epoch also waits on small kernels.
 - CUDA, template: the loader process (`num_workers=1`: PIL, ToTensor and Normalize per image) and the training loop
   share the task's one core, so their work adds up: S * l + the resident estimate of the same dataset and model,
   l the loader's measured seconds per full-size epoch on one core. Without l: S * t, at least the resident estimate.
-Kinds that were not measured (and CUDA ones from a GPU of unknown peak) keep the built-in figure. The CPU kinds and
-the loader are best measured with the course's torch 1.13.1 (`python -m helpers.calibrate --cpu-only` in its env):
-torch 2.x runs the same work on one core in 0.5-0.9x the time (helpers/status.py says where that was measured).
+Kinds that no committed calibration measured (none of them is in the full profile's plan) keep FALLBACK's figure.
+The CPU kinds and the loader are best measured with the course's torch 1.13.1 (`python -m helpers.calibrate --part
+cpu` in its env), the CUDA kinds on a GPU (`--part cuda`); docs/maintaining.md says how to add a calibration.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 
+from .data import OFFICIAL_SIZES
 from .models import build_model
-from .status import EPOCH_IMAGES, EPOCH_SECONDS
+from .profiles import PROFILES
 
 # fp32 FLOP/s without tensor cores (vendor figures), by a part of the device name; the first match counts.
 FP32_PEAK = (("H100 PCIe", 51.2e12), ("H100 NVL", 60.0e12), ("H100", 66.9e12), ("H200", 66.9e12),
@@ -33,10 +38,34 @@ COURSE_GPU = "RTX 2080 Ti"    # the course partition's GPU, one EPYC 7351P core 
 ASSUMED_EFFICIENCY = 1 / 3    # the fraction of the fp32 peak the CNN reaches, where its toggles give no figure
 # Assumed, not measured (no course node at hand): a 2017 Zen 1 core at 2.9 GHz boost against the 2023-25 server
 # cores that measure (3.7-3.8 GHz boost; 1.4-1.7x the work per clock by published single-thread scores). The cores
-# that measure differ by as much: a lent H100's Xeon host core took 1.5-2.5x a Zen 5 core's time for the same work
-# (2026-11-26), so a proposal from it counts a slow core twice; helpers/status.py says how its figures allow for that.
+# that measure differ by as much (docs/maintaining.md): measure the CPU kinds on a fast core.
 COURSE_CORE_SLOWDOWN = 2.0
 TF32, EAGER = "TF32 allowed", "eager steps"  # calibrate's toggles of the CNN: how its run as trained (graphed) varies
+CALIBRATIONS = Path(__file__).parent / "calibrations"  # the measurements EPOCH_SECONDS comes from (JSON, calibrate's)
+# Seconds per full-size epoch on a course GPU node of the kinds no committed calibration measures (none is in the full
+# profile's plan): the CPU CIFAR-10 kinds measured with the course's torch on a Zen 5 core x 2, the CUDA CIFAR-10
+# template kinds by the model from the loader on that core and an eager H100 epoch (2026-11-26).
+FALLBACK = {("mnist", "mlp", "cuda", "template"): 9.64, ("mnist", "mlp", "cuda", "resident"): 2.10,
+            ("mnist", "mlp", "cpu", "template"): 11.8, ("mnist", "mlp", "cpu", "resident"): 6.0,
+            ("cifar10", "cnn", "cuda", "template"): 9.68, ("cifar10", "cnn", "cuda", "resident"): 2.78,
+            ("cifar10", "cnn", "cpu", "template"): 113.0, ("cifar10", "cnn", "cpu", "resident"): 106.0,
+            ("cifar10", "mlp", "cuda", "template"): 8.53, ("cifar10", "mlp", "cuda", "resident"): 1.63,
+            ("cifar10", "mlp", "cpu", "template"): 23.2, ("cifar10", "mlp", "cpu", "resident"): 16.3}
+# The images a full-profile epoch trains on and evaluates: 3.2's MNIST runs hold nothing out; the CIFAR-10 runs
+# hold out the profile's validation split (5,000 of the 50,000), evaluated with the 10,000 test images.
+_HELD_OUT = {"mnist": 0, "cifar10": PROFILES["full"]["3.3"]["val_size"]}
+EPOCH_IMAGES = {name: (n_train - _HELD_OUT[name], n_test + _HELD_OUT[name])
+                for name, (n_train, n_test) in OFFICIAL_SIZES.items()}
+
+
+def train_size(config) -> int:
+    """The number of training images of a run (its subset, or the training set less the validation split)."""
+    return config.train_subset or OFFICIAL_SIZES[config.dataset][0] - config.val_size
+
+
+def kind(config) -> tuple[str, str, str, str]:
+    """Runs of one kind take the same time per training image: dataset, model, device, pipeline."""
+    return config.dataset, config.model, config.device, config.pipeline
 
 
 def peak_flops(device_name: str) -> float | None:
@@ -75,10 +104,11 @@ def efficiency(rows: list[dict], toggled: list[dict], peak: float | None) -> flo
 
 
 def proposed_epoch_seconds(rows: list[dict], toggled: list[dict], device_name: str, loader: dict | None = None,
-                           slowdown: float = COURSE_CORE_SLOWDOWN) -> tuple[dict, dict, str]:
+                           slowdown: float = COURSE_CORE_SLOWDOWN, base: dict | None = None) -> tuple[dict, dict, str]:
     """Course-GPU estimates of EPOCH_SECONDS's kinds by the module's model: ({kind: seconds}, {kind: why}, the model
     in a line). `rows` are calibrate's measured kinds, `toggled` its CNN toggles, `loader` the template loader's
-    seconds per full-size epoch on one core by dataset, `device_name` the measuring GPU (or a CPU: no CUDA kinds)."""
+    seconds per full-size epoch on one core by dataset, `device_name` the measuring GPU (or a CPU: no CUDA kinds).
+    Kinds not measured keep `base`'s figure (default: EPOCH_SECONDS)."""
     slowest = {tuple(row["kind"][:4]): row for row in sorted(rows, key=lambda r: r["full_epoch"])}  # the last stays
     peak, course = peak_flops(device_name), peak_flops(COURSE_GPU)
     eta = efficiency(rows, toggled, peak)
@@ -86,8 +116,9 @@ def proposed_epoch_seconds(rows: list[dict], toggled: list[dict], device_name: s
              f" of it ({'from its toggles' if eta else 'assumed'})" if peak else
              f"proposed, from {device_name} (no fp32 peak known: CUDA kinds keep the built-in figures)")
     model += f"; the course's core {slowdown:g}x slower (assumed)"
-    proposed, why = dict(EPOCH_SECONDS), dict.fromkeys(EPOCH_SECONDS, "kept: not measured")
-    for key in EPOCH_SECONDS:  # CPU and resident first: a template estimate builds on its resident one
+    base = EPOCH_SECONDS if base is None else base
+    proposed, why = dict(base), dict.fromkeys(base, "kept: not measured")
+    for key in base:  # CPU and resident first: a template estimate builds on its resident one
         dataset, net, device, pipeline = key
         row = slowest.get(key)
         if row is None or device == "cuda" and (pipeline == "template" or not peak):
@@ -100,7 +131,7 @@ def proposed_epoch_seconds(rows: list[dict], toggled: list[dict], device_name: s
             t_gpu = flops / ((eta or ASSUMED_EFFICIENCY) * peak)
             proposed[key] = max(slowdown * row["full_epoch"], t_gpu * peak / course)
             why[key] = f"measured {row['full_epoch']:.2f} s, of which GPU work {min(t_gpu, row['full_epoch']):.2f} s"
-    for key in [k for k in EPOCH_SECONDS if k[2:] == ("cuda", "template")]:
+    for key in [k for k in base if k[2:] == ("cuda", "template")]:
         resident, row, seconds = key[:2] + ("cuda", "resident"), slowest.get(key), (loader or {}).get(key[0])
         if seconds is not None:
             proposed[key] = slowdown * seconds + proposed[resident]
@@ -109,3 +140,27 @@ def proposed_epoch_seconds(rows: list[dict], toggled: list[dict], device_name: s
             proposed[key] = max(slowdown * row["full_epoch"], proposed[resident])
             why[key] = f"measured {row['full_epoch']:.2f} s (input-bound)"
     return proposed, why, model
+
+
+def calibrated(calibrations: list[dict], base: dict = FALLBACK) -> tuple[dict, dict, str]:
+    """The model applied to several calibrations together (e.g. the CPU kinds and loader measured with the course's
+    torch, the CUDA kinds on a GPU): each kind from the calibration that measured it as trained, the CNN's toggles and
+    the GPU from the one on a GPU; ({kind: seconds}, {kind: why}, the model in a line)."""
+    rows = [r for c in calibrations for r in c["rows"] if r.get("as_trained", True)]
+    toggled = [t for c in calibrations for t in c.get("toggles", [])]
+    loader = {k: v for c in calibrations for k, v in (c.get("loader") or {}).items()}
+    gpus = [c["device"] for c in calibrations if c.get("environment", {}).get("device") == "cuda"]
+    return proposed_epoch_seconds(rows, toggled, gpus[0] if gpus else "a CPU", loader, base=base)
+
+
+def committed_calibrations(folder: Path = CALIBRATIONS) -> list[dict]:
+    """The calibrations committed with the project (helpers/calibrations/*.json)."""
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+EPOCH_SECONDS, EPOCH_SECONDS_WHY, EPOCH_SECONDS_MODEL = calibrated(committed_calibrations())
+
+
+def built_in_epoch_seconds(config) -> float:
+    """The estimate of one epoch of the run on a course GPU node (scaled down for subsets)."""
+    return EPOCH_SECONDS[kind(config)] * train_size(config) / EPOCH_IMAGES[config.dataset][0]

@@ -130,7 +130,7 @@ def step_train(s: Session) -> str:
     except OutOfTime as err:
         print(f"train: {err}")
         return "OUT OF TIME"
-    from .status import run_states
+    from .runstates import run_states
     open_runs = [r.run.slot for r in run_states("full", s.overrides, s.data_root) if r.state != "stored"]
     print(f"not stored: {len(open_runs)} run(s)" + "".join(f"\n  {slot}" for slot in open_runs)
           if open_runs else "every run is stored")

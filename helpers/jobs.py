@@ -23,7 +23,8 @@ from .errors import UserError, run_command
 from .howto import plan_command
 from .profiles import REPO_ROOT, check_profile, parse_overrides, shared_settings
 from .results import config_digest, node_local_locks
-from .status import run_states, status_table
+from .runstates import run_states
+from .status import status_table
 from .localworkers import FIRST, train_here
 from .workers import Worker, open_units
 

@@ -19,7 +19,7 @@ import submitit
 
 from .environment import usable_cores
 from .errors import UserError
-from .status import run_states
+from .runstates import run_states
 from .workers import Worker, open_units, why_not_here
 
 FIRST = {"together": "every worker at once",

@@ -115,7 +115,7 @@ def train_runs(profile: str, overrides: dict | None, data_root, workers: int = 1
     """
     from .jobs import fetch_data
     from .localworkers import train_here
-    from .status import run_states
+    from .runstates import run_states
     try:  # nothing to train: no data needed (a stored run is found by its configuration without them)
         if all(s.state == "stored" for s in run_states(profile, overrides, data_root)):
             return

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import submitit
 
 from .results import RunInProgress
-from .status import RunState, run_states
+from .runstates import RunState, run_states
 
 POLL_SECONDS = 5.0  # how often a worker with nothing to do looks at the store again
 

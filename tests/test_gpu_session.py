@@ -17,7 +17,7 @@ import torch
 
 from helpers import calibrate, carry, estimates, gpu_session, unpack
 from helpers.errors import UserError
-from helpers.status import EPOCH_SECONDS
+from helpers.estimates import EPOCH_SECONDS
 from helpers.synthetic import write_mnist, write_stand_ins
 from helpers.training import exact_float32, make_optimizer
 

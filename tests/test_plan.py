@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from helpers import cluster, status, workers
+from helpers import cluster, estimates, runstates, status, workers
 from helpers.errors import UserError
 from helpers.experiment import RunConfig, run, run_files
 from helpers.plan import PlannedRun, planned_runs
@@ -61,7 +61,7 @@ def test_waiting_seeds_resolve_once_the_sweep_is_stored(tmp_path, monkeypatch):
 
 def state(slot, exercise, status_name="missing", per_epoch=None, **config):
     run_config = RunConfig("cifar10", "cnn", **{"pipeline": "resident", **config})
-    return status.RunState(PlannedRun(slot, (exercise,), run_config), status_name, 0, per_epoch)
+    return runstates.RunState(PlannedRun(slot, (exercise,), run_config), status_name, 0, per_epoch)
 
 
 def test_work_units_keep_3_2_whole_and_take_partial_runs_first():
@@ -82,10 +82,10 @@ def test_estimates_come_from_measured_runs_of_the_same_kind_per_training_image()
     same_kind = state("s", "3.4", train_subset=4500)                     # a tenth of the images
     other_kind = state("o", "3.4", pipeline="template")
     partial = state("p", "3.4", "partial", 3.0, device="cuda")           # its own epochs count first
-    estimated = {s.run.slot: s for s in status.with_estimates([measured, same_kind, other_kind, partial])}
+    estimated = {s.run.slot: s for s in runstates.with_estimates([measured, same_kind, other_kind, partial])}
     assert estimated["s"].per_epoch == pytest.approx(0.9) and estimated["s"].remaining_seconds == pytest.approx(27)
     assert estimated["o"].estimate is None
-    built_in = status.EPOCH_SECONDS["cifar10", "cnn", "cpu", "template"] * 50000 / 45000  # all 50,000 images, not
+    built_in = estimates.EPOCH_SECONDS["cifar10", "cnn", "cpu", "template"] * 50000 / 45000  # all 50,000 images, not
     assert estimated["o"].per_epoch == pytest.approx(built_in)                            # the profile's 45,000
     assert estimated["p"].per_epoch == 3.0 and estimated["m"].remaining_seconds == 0
     table = status.status_table(list(estimated.values()), queue=[])
@@ -102,7 +102,7 @@ def test_status_shows_partial_runs_and_what_is_left(tmp_path, monkeypatch):
     run(plan[0].config, s.data_root, s.results_dir, progress=False)
     files = run_files(plan[1].config, s.data_root, s.results_dir)
     files.save_checkpoint({"records": [{"epoch": 1, "train_time": 1.5, "eval_time": 0.5}], "resumes": []})
-    table = status.status_table(status.run_states("smoke", overrides, synthetic_root))
+    table = status.status_table(runstates.run_states("smoke", overrides, synthetic_root))
     lines = {line.split()[0]: line for line in table.splitlines() if line.startswith(("mnist", "cifar10"))}
     assert "stored (2 epochs)" in lines[plan[0].slot]
     assert "partial at epoch 1/2" in lines[plan[1].slot] and "2.00 s" in lines[plan[1].slot]

@@ -50,7 +50,7 @@ def smoke_pdf(tmp_path_factory):
 def test_the_notebooks_ask_for_exactly_the_planned_runs(smoke_pdf, own_results_root):
     """Plan and notebooks agree: every stored run is planned, every planned run this machine can do is stored."""
     import torch
-    from helpers.status import run_states
+    from helpers.runstates import run_states
     stored = {p.name.rsplit("-", 1)[0] for p in (own_results_root / "smoke").glob("*.json")}
     states = run_states("smoke")
     planned = {s.run.slot for s in states}

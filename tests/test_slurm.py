@@ -76,7 +76,7 @@ def trained_slots(logs) -> Counter:
 
 def stored_records(repo: Path, overrides: dict) -> dict[str, dict]:
     """The stored result of every planned run of the overrides, by slot (via the plan, in the copy)."""
-    code = ("import json, sys; from helpers.status import run_states; from helpers.experiment import run_files; "
+    code = ("import json, sys; from helpers.runstates import run_states; from helpers.experiment import run_files; "
             "from helpers.profiles import chapter_settings; o = json.loads(sys.argv[1]); "
             "s = chapter_settings('smoke', o)['3.2']; "
             "print(json.dumps({st.run.slot: run_files(st.run.config, s.data_root, s.results_dir, False).load_result() "

@@ -13,7 +13,8 @@ import torch
 
 from helpers.plan import planned_runs
 from helpers.profiles import chapter_settings
-from helpers.status import run_states, status_table
+from helpers.runstates import run_states
+from helpers.status import status_table
 from helpers.workers import Worker
 
 from conftest import REPO, copy_repo, make, reference_records, wait_until, without_clock
