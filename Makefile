@@ -37,7 +37,7 @@ endif
 PLAN_ARGS = --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(OVERRIDES),--overrides '$(OVERRIDES)')
 REPORT = $(PY) -m helpers.report --group $(GROUP) $(PLAN_ARGS) --workers '$(WORKERS)'
 
-.PHONY: help setup data status results sbatch gpu-check pdf zip test bench clean
+.PHONY: help setup data status results sbatch gpu-check pdf zip test test-all bench clean
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
@@ -119,9 +119,16 @@ pdf: $(SETUP)
 zip: $(SETUP)
 	$(REPORT) zip
 
-## test     the test suite (includes a smoke build of the whole PDF)
+## test     the test suite (includes a smoke build of the whole PDF); never submits to a cluster
+# Two test processes where pytest-xdist is there (make setup pins it), each taking whole test files (a file's
+# fixtures are made once); the smoke PDF is built once for both (tests/conftest.py, smoke_build).
+TEST_PROCESSES = $(shell $(PY) -c 'import xdist' >/dev/null 2>&1 && echo '-n 2 --dist loadfile')
 test: $(SETUP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(TEST_PROCESSES) $(TEST_ARGS)
+
+## test-all the test suite and the SLURM tests, against the project's own local SLURM (slurm/start-local-slurm.sh)
+test-all: $(SETUP)
+	EML_TEST_SLURM=1 $(PY) -m pytest -q $(TEST_PROCESSES) $(TEST_ARGS)
 
 ## bench    per-epoch time of the MNIST MLP, template vs resident pipeline (and the CNN on a GPU)
 bench: $(SETUP)

@@ -182,7 +182,7 @@ def archive_text(build: Build, zip_name: str, stored: int) -> str:
                  "runs are keyed by their checksums")
     return (f"**The archive.** `{zip_name}` holds this PDF, the sources in `sources/` (the notebooks without "
             f"outputs, `helpers/`, `Makefile`, `requirements.txt`, `pyproject.toml`, `README.md`, the SLURM and test "
-            f"code) and the stored results of the {stored} {plural(stored, 'run')} shown here, in "
+            f"code, `docs/`, `reference/`) and the stored results of the {stored} {plural(stored, 'run')} shown here, in "
             f"`sources/results/{build.profile}/`. To render this PDF again without training: unpack it, "
             f"`cd sources`, then `{again}` ({data}). To train every run again, remove `results/` and run the "
             "commands above.")

@@ -31,7 +31,7 @@ KERNEL_NAME = "eml-ex3-build"
 # The sources the hand-in archive holds besides the PDF and the results it shows (helpers/archive.py);
 # data, checkpoints, locks and caches never.
 SOURCES = ["README.md", "Makefile", "environment.yml", "requirements.txt", "pyproject.toml", "group.yml",
-           "helpers", "notebooks", "slurm", "tests", ".ci"]
+           "helpers", "notebooks", "slurm", "tests", ".ci", "docs", "reference"]
 
 
 DEFAULT_BUILD_ROOT = REPO_ROOT / "build"

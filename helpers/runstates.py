@@ -55,17 +55,17 @@ def run_states(profile: str, overrides: dict | None = None, data_root=None) -> l
         files = run_files(planned.config, s.data_root, s.results_dir, download_missing=False)
         record = files.load_result()
         if record is not None:
-            states.append(RunState(planned, "stored", len(record["records"]), _per_epoch(record["records"])))
+            states.append(RunState(planned, "stored", len(record["records"]), measured_epoch_seconds(record["records"])))
         elif files.is_locked():
             states.append(RunState(planned, "running", holder=files.holder()))
         else:
             checkpoint = files.load_checkpoint()
             records = checkpoint["records"] if checkpoint else []
-            states.append(RunState(planned, "partial" if records else "missing", len(records), _per_epoch(records)))
+            states.append(RunState(planned, "partial" if records else "missing", len(records), measured_epoch_seconds(records)))
     return with_estimates(states)
 
 
-def _per_epoch(records: list[dict]) -> float | None:
+def measured_epoch_seconds(records: list[dict]) -> float | None:
     """The median time of the epochs that no other run shared the device with (all epochs if none)."""
     alone = [r for r in records if not (r.get("conditions") or {}).get("sharing")] or records
     return statistics.median(r["train_time"] + r["eval_time"] for r in alone) if alone else None

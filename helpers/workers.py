@@ -116,9 +116,10 @@ def work(profile: str, overrides: dict | None, data_root, name: str, poll_second
     s = shared_settings(profile, overrides, data_root)
     cuda = torch.cuda.is_available()
     holder = {"worker": name, **({"job": os.environ["SLURM_JOB_ID"]} if os.environ.get("SLURM_JOB_ID") else {})}
-    trained, failed, said, done = [], {}, set(), 0
+    trained, failed, said, done, rereads = [], {}, set(), 0, 0
     while max_units is None or done < max_units:
-        units = [u for u in open_units(run_states(profile, overrides, data_root), devices) if u.name not in failed]
+        states = run_states(profile, overrides, data_root)
+        units = [u for u in open_units(states, devices) if u.name not in failed]
         for unit in (u for u in units if not u.waiting and not u.running):
             reason = why_not_here(unit, cuda)
             if reason:
@@ -139,9 +140,19 @@ def work(profile: str, overrides: dict | None, data_root, name: str, poll_second
             if any(u.running for u in units):  # others train what is left, or what the waiting runs wait on
                 time.sleep(poll_seconds)
                 continue
+            if stale_plan(states) and rereads < 1:  # the plan was read just before another worker stored what a
+                rereads += 1                         # waiting run waits on: read it again, it has resolved
+                continue
             left = {u.name: why_not_here(u, cuda) or "waits on runs that no worker here can train" for u in units}
             return WorkReport(trained, left, failed)
+        rereads = 0
     return WorkReport(trained, {}, failed)  # the units asked for are trained: what is left is not this worker's
+
+
+def stale_plan(states: list[RunState]) -> bool:
+    """True if a run still waits on runs that are all stored: the plan was read before the last of them was."""
+    stored = {s.run.slot for s in states if s.state == "stored"}
+    return any(s.state == "waiting" and set(s.run.waits_on) <= stored for s in states)
 
 
 def train_unit(unit: Unit, s, holder: dict, log, about: dict) -> list[str]:

@@ -27,6 +27,60 @@ def own_results_root(tmp_path_factory):
     os.environ.pop("EML_RESULTS_ROOT", None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_per_test_process():
+    """With pytest-xdist's workers on the machine's cores, each worker's torch (and the processes it starts) computes
+    on one thread: a core each, instead of every worker's threads fighting over every core."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+        torch.set_num_threads(1)
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+    yield
+
+
+SMOKE_GROUP = ("members:\n  - name: Jürgen Groß\n    student_id: '4242'\n  - name: Ada O'Neil & Co\n"
+               "willing_to_present: {'3.1': yes, '3.2': no, '3.3': yes, '3.4': yes}\n")
+
+
+@pytest.fixture(scope="session")
+def smoke_build(tmp_path_factory):
+    """The smoke PDF, built once per test run for every test that reads it (tests/test_report.py,
+    tests/test_handin_zip.py), whichever pytest-xdist worker asks first; the others wait for it. Its runs are stored
+    in a results folder of its own, which nothing else writes: a test that packs or stores works on a copy
+    (`smoke_build_copy`). Its group file has names that need care."""
+    import fcntl
+    from types import SimpleNamespace
+    from pypdf import PdfReader
+    from helpers import report
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # this run's, the same in every worker
+    folder = tmp_path_factory.getbasetemp().parent / f"smoke-build-{run}" if run else tmp_path_factory.mktemp("smoke")
+    folder.mkdir(exist_ok=True)
+    build_root, results_root, group = folder / "build", folder / "results", folder / "group.yml"
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if the build fails
+        if not (folder / "built").exists():
+            group.write_text(SMOKE_GROUP, encoding="utf-8")
+            with pytest.MonkeyPatch.context() as env:
+                env.setenv("EML_RESULTS_ROOT", str(results_root))
+                report.build_pdf("smoke", group, build_root=build_root)
+            (folder / "built").touch()
+    pdf = report.pdf_path("smoke", build_root)
+    return SimpleNamespace(pdf=pdf, text="\n".join(page.extract_text() for page in PdfReader(pdf).pages),
+                           build_root=build_root, group=group, results_root=results_root)
+
+
+@pytest.fixture
+def smoke_build_copy(smoke_build, tmp_path, monkeypatch):
+    """A test's own copy of the smoke build and its results (copy2: the times the zip checks stay), the results
+    folder its EML_RESULTS_ROOT: to pack, or to add files to, without touching the shared one."""
+    from types import SimpleNamespace
+    shutil.copytree(smoke_build.build_root, tmp_path / "build")
+    shutil.copytree(smoke_build.results_root, tmp_path / "results")
+    monkeypatch.setenv("EML_RESULTS_ROOT", str(tmp_path / "results"))
+    return SimpleNamespace(pdf=tmp_path / "build" / smoke_build.pdf.relative_to(smoke_build.build_root),
+                           build_root=tmp_path / "build", group=smoke_build.group, results_root=tmp_path / "results")
+
+
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
     """A data root with small synthetic MNIST (idx .gz) and CIFAR-10 (python batches), marked as stand-ins."""
@@ -120,3 +174,31 @@ def reference_records(slot: str, overrides: dict, cwd: Path = REPO, results_root
     out = subprocess.run([sys.executable, "-c", code, json.dumps(overrides), slot], cwd=cwd, env=env,
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+# The SLURM tests submit jobs, hurry requeues and set the partition down and up again: they run only against the
+# project's own single-node SLURM (its cluster name, set by slurm/start-local-slurm.sh), and only when asked to
+# (`make test-all`, which CI runs). On any other SLURM (a course login node) they skip, and no job is submitted.
+LOCAL_CLUSTER = "eml-local"
+SLURM_OPT_IN = "EML_TEST_SLURM"
+PARTITION = "exercise-eml"
+
+
+def slurm_skip_reason() -> str | None:
+    """Why the SLURM tests do not run here, in one line (None: they do)."""
+    if os.environ.get(SLURM_OPT_IN) != "1":
+        return (f"the SLURM tests submit jobs: they run with `make test-all` ({SLURM_OPT_IN}=1), against the project's "
+                f"own local SLURM only (as root: bash slurm/start-local-slurm.sh)")
+    if shutil.which("scontrol") is None or shutil.which("sbatch") is None:
+        return "no SLURM here (start the project's own as root: bash slurm/start-local-slurm.sh)"
+    config = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True)
+    name = next((line.split("=", 1)[1].strip() for line in config.stdout.splitlines()
+                 if line.split("=", 1)[0].strip() == "ClusterName"), None)
+    if name != LOCAL_CLUSTER:
+        return (f"this SLURM is cluster {name!r}, not the project's local one ({LOCAL_CLUSTER!r}, "
+                "slurm/start-local-slurm.sh): the tests submit nothing to it")
+    state = subprocess.run(["sinfo", "--noheader", f"--partition={PARTITION}", "--format=%a"], capture_output=True,
+                           text=True)
+    if state.returncode != 0 or state.stdout.strip() != "up":
+        return f"the local SLURM's partition {PARTITION} is not up (bash slurm/start-local-slurm.sh)"
+    return None

@@ -130,3 +130,39 @@ def test_status_never_downloads(mirror, tmp_path):
     with pytest.raises(UserError, match=r"cifar10: not found in .* \(no cifar-10-batches-py/ there\)\..*make data"):
         data.locate("cifar10", tmp_path / "data", download_missing=False)
     assert not (tmp_path / "data").exists()
+
+
+def test_a_transfer_that_stalls_halfway_leaves_no_half_file_to_be_taken_for_the_data(mirror, tmp_path, monkeypatch):
+    """A server that sends half a file and then says nothing: the download times out, the half file is deleted, and
+    the next look for the data finds none (not a truncated MNIST with a checksum warning)."""
+    from helpers import fetch
+    served, _ = mirror
+    stalled = "train-images-idx3-ubyte.gz"
+    release = threading.Event()
+
+    class Stalling(QuietHandler):
+        def do_GET(self):
+            if not self.path.endswith(stalled):
+                return super().do_GET()
+            body = (served / stalled).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            release.wait(30)  # silent until the test is over
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Stalling, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(MNIST, "mirrors", [f"http://127.0.0.1:{server.server_address[1]}/"])
+    monkeypatch.setattr(fetch, "NETWORK_TIMEOUT", 1)
+    root = tmp_path / "data"
+    try:
+        with pytest.raises(UserError, match=rf"the partial {stalled} was deleted"):
+            data.ensure_datasets(["mnist"], root)
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+    assert not (root / "MNIST" / "raw" / stalled).exists()
+    with pytest.raises(UserError, match="mnist: .*not found|mnist: incomplete"):
+        data.locate("mnist", root, download_missing=False)

@@ -106,7 +106,9 @@ def test_training_never_starts_when_the_limit_leaves_no_time_to_stop_and_pack(ca
 @pytest.mark.slow
 def test_the_session_on_the_cpu_brings_back_one_archive_with_results_and_no_checkpoints(carried, tmp_path):
     out, results = tmp_path / "out", tmp_path / "results"
-    done = subprocess.run([sys.executable, "-m", "helpers.gpu_session", "run", "--device", "cpu", "--calibrate", "all",
+    # Every step but the check (the whole of gpu-check runs on the CPU in tests/test_gpucheck.py)
+    done = subprocess.run([sys.executable, "-m", "helpers.gpu_session", "run", "--steps", "data,calibrate,train",
+                           "--device", "cpu", "--calibrate", "all",
                            "--cal-epochs", "2", "--cal-scale", "0.01", "--workers", "2", "--overrides", json.dumps(TINY),
                            "--limit", "3000", "--out", str(out), "--carry", str(carried), "--data-root",
                            str(tmp_path / "there")], cwd=REPO, capture_output=True, text=True, timeout=600,
@@ -114,16 +116,17 @@ def test_the_session_on_the_cpu_brings_back_one_archive_with_results_and_no_chec
     log = (out / "session.log").read_text()
     assert done.returncode == 0, log[-3000:] + done.stderr
     summary = log.split("\nsteps:\n")[-1]
-    assert [line.split()[:2] for line in summary.splitlines()[:4]] == [[s, "ok"] for s in gpu_session.STEPS]
+    assert [line.split()[:2] for line in summary.splitlines()[:3]] == [[s, "ok"] for s in ("data", "calibrate",
+                                                                                             "train")]
     assert "every run is stored" in log and "first side-by-side" in log
-    assert {p.name for p in out.iterdir()} == set(gpu_session.SESSION_FILES) | {"gpu-session.tar.gz"}  # at most 8
+    files = set(gpu_session.SESSION_FILES) - {"gpucheck.txt"}
+    assert {p.name for p in out.iterdir()} == files | {"gpu-session.tar.gz"}  # the device returns at most 8
     with tarfile.open(out / "gpu-session.tar.gz") as archive:
         names = archive.getnames()
         stored = sorted(p.name for p in (results / "full").glob("*.json"))
         assert sorted(n.split("/", 2)[-1] for n in names if n.startswith("results/full/")) == stored and len(stored) == 4
         assert not [n for n in names if n.endswith((".ckpt", ".lock"))]
-        assert {n.split("/")[1] for n in names if n.startswith("session/")} == set(gpu_session.SESSION_FILES) | {
-            "overrides.json"}
+        assert {n.split("/")[1] for n in names if n.startswith("session/")} == files | {"overrides.json"}
         assert json.load(archive.extractfile("session/overrides.json")) == TINY
         assert [n for n in names if n.startswith("workers/") and n.endswith("_log.out")]
     # 3.2's CPU runs side by side with (here: no) GPU runs, each on its own cores; then the two workers
@@ -297,3 +300,15 @@ def test_tf32_foreach_and_capturable_are_explicit_and_default_to_todays_behaviou
         assert not (torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32)
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.benchmark = saved
+
+
+def test_each_kind_is_timed_at_its_lowest_rate_where_nothing_diverges(stand_ins):
+    from helpers.plan import planned_runs
+    configs = calibrate.kinds("cuda", 0.01, 2, stand_ins)
+    lowest = {}
+    for p in planned_runs("full", None, stand_ins):
+        c = p.config or p.like
+        key = calibrate.kind_of(c, "cuda")
+        lowest[key] = min(lowest.get(key, c.lr), c.lr)
+    assert {calibrate.kind_of(c, "cuda"): c.lr for c in configs} == lowest
+    assert lowest["cifar10", "cnn", "cuda", "resident", "Adam"] == 0.001  # not 0.1, where Adam stays at chance

@@ -2,6 +2,7 @@
 sources, so that `make pdf` in the unpacked archive trains nothing and shows the same numbers."""
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -57,19 +58,22 @@ def chapters_and_figures(pdf: Path) -> tuple[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def smoke_zip(tmp_path_factory):
-    """One smoke PDF and its archive, with a results folder of their own that also holds files the zip must skip."""
+def smoke_zip(smoke_build, tmp_path_factory):
+    """The session's smoke PDF and its archive, packed from a copy of the build and its results folder, which also
+    holds files the zip must skip."""
     previous = os.environ.get("EML_RESULTS_ROOT")
-    results_root = tmp_path_factory.mktemp("results")
+    copy = tmp_path_factory.mktemp("zip")
+    shutil.copytree(smoke_build.build_root, copy / "build")  # copy2: the times the zip checks stay
+    results_root = copy / "results"
+    shutil.copytree(smoke_build.results_root, results_root)
     os.environ["EML_RESULTS_ROOT"] = str(results_root)
     try:
-        build_root = tmp_path_factory.mktemp("build")
-        pdf = report.build_pdf("smoke", REPO / "group.yml", build_root=build_root)  # the group file the zip ships
+        pdf = copy / "build" / smoke_build.pdf.relative_to(smoke_build.build_root)
         shown = shown_runs()
         stale = results_root / "smoke" / "cifar10-cnn-sgd-lr0.5-cpu-resident-0123456789abcdef.json"
-        stale.write_bytes(shown[-1].read_bytes())  # a run of other overrides, stored earlier: not the PDF's
+        shutil.copy2(shown[-1], stale)  # a run of other overrides, stored earlier: not the PDF's
         (results_root / "smoke" / "cifar10-cnn-sgd-lr9-cpu-resident-0123456789abcdef.ckpt").write_bytes(b"partial")
-        archive = report.build_zip("smoke", pdf)
+        archive = report.build_zip("smoke", pdf, smoke_build.group)  # the group file the PDF was made with
         yield SimpleNamespace(pdf=pdf, archive=archive, shown=shown, results=results_root / "smoke")
     finally:
         if previous is None:
@@ -136,3 +140,33 @@ def test_a_zip_of_another_profile_or_without_the_pdfs_results_is_refused(smoke_z
     finally:
         os.utime(late, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert smoke_zip.archive.stat().st_mtime_ns == written  # a refused zip leaves the last good one alone
+
+
+def test_a_pdf_whose_notebooks_ran_later_or_apart_is_not_packed(tmp_path):
+    """The zip ships the runs of the PDF's own settings, read from its executed notebooks: refused where those
+    notebooks were executed after it was rendered, or ran with different profiles or data roots."""
+    import nbformat
+    from helpers.archive import pdf_settings
+    from helpers.profiles import NOTEBOOKS
+    pdf = tmp_path / "exercise03.pdf"
+    executed = tmp_path / "executed"
+    executed.mkdir()
+
+    def write(profiles, data_roots, overrides=({},) * 4):
+        for source, profile, root, extra in zip(NOTEBOOKS.values(), profiles, data_roots, overrides):
+            nb = nbformat.v4.new_notebook()
+            nb.metadata["papermill"] = {"parameters": {"profile": profile, "data_root": root, "overrides": extra}}
+            nbformat.write(nb, str(executed / Path(source).name))
+        pdf.write_bytes(b"%PDF")  # rendered after them
+    write(["smoke"] * 4, [None] * 4, [{}, {"epochs": 3}, {"epochs": 3, "seeds": 1}, {"epochs": 3}])
+    assert pdf_settings(pdf) == ("smoke", {"epochs": 3, "seeds": 1}, None)
+    later = executed / Path(NOTEBOOKS["3.3"]).name
+    os.utime(later, ns=(later.stat().st_atime_ns, pdf.stat().st_mtime_ns + 10**9))
+    with pytest.raises(UserError, match=r"were executed after .*exercise03.pdf was rendered"):
+        pdf_settings(pdf)
+    write(["smoke", "smoke", "full", "smoke"], [None] * 4)
+    with pytest.raises(UserError, match="ran with different profiles or data roots"):
+        pdf_settings(pdf)
+    write(["full"] * 4, [None, "data/copy", None, None])
+    with pytest.raises(UserError, match="ran with different profiles or data roots"):
+        pdf_settings(pdf)

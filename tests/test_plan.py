@@ -93,6 +93,19 @@ def test_estimates_come_from_measured_runs_of_the_same_kind_per_training_image()
     assert "Workers in SLURM's queue: none." in table
 
 
+def test_a_partial_runs_own_epochs_come_before_its_kinds_and_shared_epochs_set_no_estimate():
+    measured = state("m", "3.3", "stored", 9.0, val_size=5000)           # its kind: 0.2 ms per training image
+    partial = state("p", "3.4", "partial", 3.0, val_size=5000)           # the same kind, its own epochs measured
+    estimated = {s.run.slot: s for s in runstates.with_estimates([measured, partial])}
+    assert estimated["p"].per_epoch == 3.0 != estimated["p"].estimate  # not the median of its kind (6.0)
+    alone, shared = {"conditions": {"sharing": 0}}, {"conditions": {"sharing": 3}}
+    records = [{"train_time": t, "eval_time": 0.5, **c} for t, c in ((4.0, alone), (9.0, shared), (5.0, alone),
+                                                                      (11.0, shared), (13.0, shared))]
+    assert runstates.measured_epoch_seconds(records) == pytest.approx(5.0)  # the median of the epochs timed alone
+    assert runstates.measured_epoch_seconds([r for r in records if r is not records[0] and r is not records[2]]) \
+        == pytest.approx(11.5)  # none alone: what there is, rather than nothing
+
+
 def test_status_shows_partial_runs_and_what_is_left(tmp_path, monkeypatch):
     synthetic_root = None  # the smoke profile's own stand-in data
     monkeypatch.setenv("EML_RESULTS_ROOT", str(tmp_path))

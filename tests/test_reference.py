@@ -13,7 +13,7 @@ from helpers.profiles import chapter_settings, short_of_sheet
 
 from conftest import REPO
 
-SETS = sorted(p for p in (REPO / "reference").iterdir() if (p / "full").is_dir())
+SETS = sorted(p for p in (REPO / "reference").glob("*") if (p / "full").is_dir())
 
 
 def test_there_is_a_reference_set_with_its_provenance():

@@ -38,26 +38,23 @@ def cli(*args, env=None):
 
 
 @pytest.fixture(scope="module")
-def smoke_pdf(tmp_path_factory):
-    build_root = tmp_path_factory.mktemp("build")
-    group = build_root / "group.yml"
-    group.write_text("members:\n  - name: Jürgen Groß\n    student_id: '4242'\n  - name: Ada O'Neil & Co\n"
-                     "willing_to_present: {'3.1': yes, '3.2': no, '3.3': yes, '3.4': yes}\n", encoding="utf-8")
-    pdf = report.build_pdf("smoke", group, build_root=build_root)
-    return pdf, pdf_text(pdf), build_root
+def smoke_pdf(smoke_build):
+    """The session's smoke PDF (conftest.smoke_build): its path, text and build folder."""
+    return smoke_build.pdf, smoke_build.text, smoke_build.build_root
 
 
-def test_the_notebooks_ask_for_exactly_the_planned_runs(smoke_pdf, own_results_root):
+def test_the_notebooks_ask_for_exactly_the_planned_runs(smoke_build, monkeypatch):
     """Plan and notebooks agree: every stored run is planned, every planned run this machine can do is stored."""
     import torch
     from helpers.runstates import run_states
-    stored = {p.name.rsplit("-", 1)[0] for p in (own_results_root / "smoke").glob("*.json")}
+    monkeypatch.setenv("EML_RESULTS_ROOT", str(smoke_build.results_root))
+    stored = {p.name.rsplit("-", 1)[0] for p in (smoke_build.results_root / "smoke").glob("*.json")}
     states = run_states("smoke")
     planned = {s.run.slot for s in states}
     assert stored <= planned, stored - planned
     doable = {s.run.slot for s in states if torch.cuda.is_available() or s.run.config.device == "cpu"}
     assert {s.run.slot for s in states if s.state == "stored"} == doable and not any(s.run.waiting for s in states)
-    assert not list((own_results_root / "smoke").glob("*.ckpt"))
+    assert not list((smoke_build.results_root / "smoke").glob("*.ckpt"))
 
 
 def test_smoke_pdf_has_chapters_names_declaration_and_smoke_marks(smoke_pdf):
@@ -75,8 +72,9 @@ def test_smoke_pdf_has_chapters_names_declaration_and_smoke_marks(smoke_pdf):
     assert [p.name for p in executed] == sorted(Path(p).name for p in NOTEBOOKS.values())
 
 
-def test_smoke_pdf_closes_with_how_it_was_made_and_how_to_run_it(smoke_pdf, own_results_root):
+def test_smoke_pdf_closes_with_how_it_was_made_and_how_to_run_it(smoke_build, smoke_pdf, monkeypatch):
     from helpers.plan import stored_runs
+    monkeypatch.setenv("EML_RESULTS_ROOT", str(smoke_build.results_root))
     pdf, text, build_root = smoke_pdf
     flat = " ".join(text.replace("\u2019", "'").split())
     closing = flat.split("How this report was made, and how to run it [SMOKE RUN, not for hand-in]")[-1]
@@ -180,8 +178,8 @@ def test_smoke_run_says_the_gpu_runs_are_missing_and_never_calls_a_cpu_run_gpu(s
     assert "GPU (" not in flat
 
 
-def test_zip_holds_the_pdf_the_sources_and_the_results_it_shows_only(smoke_pdf):
-    pdf, _, _ = smoke_pdf
+def test_zip_holds_the_pdf_the_sources_and_the_results_it_shows_only(smoke_build_copy):
+    pdf = smoke_build_copy.pdf
     archive = report.build_zip("smoke", pdf)
     names = zipfile.ZipFile(archive).namelist()
     assert pdf.name in names
@@ -253,3 +251,15 @@ def test_failing_cell_names_notebook_and_cell_and_renders_no_pdf(tmp_path, monke
     assert not stale.exists()
     assert (build_root / "smoke" / "failed" / "broken.ipynb").exists()
     assert not (build_root / "smoke" / "executed").exists()
+
+
+def test_the_closing_page_gives_the_launches_the_runs_recorded_with_their_resources():
+    from helpers import howto
+    build = howto.Build("full", {}, None, 2, ".venv/bin/python")
+    resources = {"partition": "exercise-eml", "time": "2:00:00", "cpus": 1, "mem": "5G", "gpus": 1, "max_parallel": 4}
+    text = howto.commands_text(build, [{"command": "make sbatch", "workers": 4, "resources": resources},
+                                       {"command": "make results", "workers": 3},
+                                       {"command": "make sbatch", "workers": 4, "resources": resources}])
+    lines = text.split("```")[1].strip().splitlines()
+    assert lines == ["make sbatch PARTITION=exercise-eml TIME=2:00:00 CPUS=1 MEM=5G GPUS=1 MAX_PARALLEL=4",
+                     "make status", "make results WORKERS=3", "make pdf WORKERS=2", "make zip"]
