@@ -27,7 +27,8 @@ from .bench import first_and_median
 from .data import load_split, locate
 from .environment import cpu_model, describe_environment
 from .errors import UserError, run_command
-from .estimates import (COURSE_CORE_SLOWDOWN, COURSE_GPU, EAGER, EPOCH_IMAGES, EPOCH_SECONDS, TF32,
+from .course import COURSE_CPU, COURSE_GPU
+from .estimates import (COURSE_CORE_SLOWDOWN, EAGER, EPOCH_IMAGES, EPOCH_SECONDS, TF32,
                         proposed_epoch_seconds, train_size)
 from .experiment import RunConfig, resolve_device
 from .pipelines import make_splits, template_loader
@@ -192,7 +193,7 @@ def calibrate(device: str, epochs: int, scale: float, data_root=None, out=print,
     for t in toggled:
         out(f"  {t['optimizer']:5s} {t['variant']:13s} {t['train']:7.3f}, as trained {t['as_trained']:7.3f}: x{t['ratio']:.2f}")
     proposed, why, model = proposed_epoch_seconds(as_trained, toggled, name if device == "cuda" else "a CPU", loader)
-    out(f"\nEPOCH_SECONDS for a course GPU node ({COURSE_GPU}, one EPYC 7351P core per task), {model}; from this "
+    out(f"\nEPOCH_SECONDS for a course GPU node ({COURSE_GPU}, one {COURSE_CPU} core per task), {model}; from this "
         "calibration alone (--out's JSON in helpers/calibrations/ makes it part of the committed ones):\nEPOCH_SECONDS = {")
     for key, seconds in proposed.items():
         out(f"    {key!r}: {seconds:.2f},  # {why[key]}; built in: {EPOCH_SECONDS[key]:g}")

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from .data import CIFAR10_FILES, MNIST_FILES
 from .errors import UserError
+from .files import REPO_ROOT
 
 CARRY = "CIFAR-10 maker: cifar10/make_cifar10.py; MNIST-format files: mnist/; wheels: wheels/"
 WHEELS = ("submitit==1.5.4", f"cloudpickle=={importlib.metadata.version('cloudpickle')}")
@@ -128,3 +131,22 @@ def make_carry(carry: Path, copies: Path, mnist: Path, data_root: Path, log=prin
     size = sum(p.stat().st_size for p in carry.rglob("*") if p.is_file())
     log(f"{carry}: {size / 2**20:.1f} MiB to carry. Render here from the GPU's results with DATA_ROOT={data_root} "
         "(make status, make pdf) and the same OVERRIDES.")
+
+
+def importable_workers(carry: Path) -> None:
+    """Make submitit importable here and in the workers: from the carried wheels where the machine lacks it (pure
+    Python wheels are zip files: unpacked onto the path, they are installed), and the project from the repository."""
+    paths = [str(REPO_ROOT)]
+    try:
+        import submitit  # noqa: F401
+    except ImportError:
+        site = Path(os.environ.get("TMPDIR", "/tmp")) / "gpu-session-site"  # not under --out: only the session's files
+        wheels = sorted((carry / "wheels").glob("*.whl"))
+        if not wheels:
+            raise UserError(f"no submitit here, and no wheels in {carry / 'wheels'}: make the carry (make gpu-carry)")
+        for wheel in wheels:
+            zipfile.ZipFile(wheel).extractall(site)
+        sys.path.insert(0, str(site))
+        paths.append(str(site))
+        print(f"unpacked {', '.join(w.name for w in wheels)} into {site}")
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [os.environ.get("PYTHONPATH")] if p])

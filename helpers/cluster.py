@@ -57,13 +57,6 @@ def parse_time(text: str) -> int:
     return int(a) * 60    # MM
 
 
-def format_time(seconds: float) -> str:
-    """A duration as H:MM:SS (or M:SS under an hour)."""
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
 def _require(command: str) -> None:
     if shutil.which(command) is None:
         raise UserError(f"{command} not found: this machine is not a SLURM login node. Train with `make results` "
@@ -112,17 +105,6 @@ def check_resources(resources: JobResources) -> None:
     max_cpus = limits.get("MaxCPUsPerNode", "UNLIMITED")
     if max_cpus.isdigit() and resources.cpus > int(max_cpus):
         raise UserError(f"CPUS={resources.cpus} exceeds partition {resources.partition}'s MaxCPUsPerNode={max_cpus}")
-
-
-def whole_number(name: str, text, minimum: int) -> int:
-    """A make variable that must be a whole number of at least `minimum` (e.g. WORKERS=2): one clear error otherwise."""
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        value = None
-    if value is None or value < minimum:
-        raise UserError(f"{name} must be a whole number of at least {minimum}, got {name}={text}")
-    return value
 
 
 def slurm_executor(resources: JobResources, folder: Path, job_name: str, python: str):

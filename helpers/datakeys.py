@@ -8,21 +8,12 @@ datasets, and without downloading them; what still has to be trained needs them,
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import DATASET_NAMES, _official_md5, _MNIST_FILES, _CIFAR_FILES, locate
+from .data import DATASET_NAMES, locate, official_fingerprint
 from .errors import UserError
-
-
-def official_fingerprint(dataset: str) -> str:
-    """The fingerprint of the official release's files (as locate computes it from their md5 sums)."""
-    official = _official_md5()
-    md5s = ({role: official[f + ".gz"] for role, f in _MNIST_FILES.items()} if dataset == "mnist"
-            else {f: official[f] for f in _CIFAR_FILES})
-    return hashlib.sha256("".join(f"{r}={md5s[r]};" for r in sorted(md5s)).encode()).hexdigest()[:16]
 
 
 def stored_fingerprints(results_dir) -> dict[str, set[str]]:

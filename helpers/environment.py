@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +138,26 @@ def timing_conditions(device: torch.device, results_root: Path | None):
                   if h.get("pid") != os.getpid() and shares_device(mine, h) and process_alive(h.get("pid"))}
         return {"sharing": len(others), "load": load_average(), "cores": os.cpu_count()}
     return now
+
+
+def worker_log_header(name: str) -> str:
+    """The first lines of a worker's log: where it runs, with which GPU, CPU, threads and library versions."""
+    env = describe_environment()
+    slurm = env.get("slurm", {})
+    where = (f"job {slurm.get('job', '?')} (restart {slurm.get('restarts', 0)}), partition "
+             f"{slurm.get('partition', '?')}, {slurm.get('cpus_per_task', '?')} CPU(s)" if slurm else "no SLURM")
+    try:
+        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=30).stdout.strip() or "none"
+    except (OSError, subprocess.SubprocessError):
+        gpu = "nvidia-smi: not available on this node"
+    ids = os.environ.get("SLURM_STEP_GPUS") or os.environ.get("SLURM_JOB_GPUS")
+    given = int(os.environ.get("SLURM_GPUS_ON_NODE") or 0) or (len(ids.split(",")) if ids else 0)
+    unusable = (f"\nWARNING: SLURM gave this task {given} GPU(s), but this torch sees no CUDA: it trains CPU runs only "
+                "and leaves the GPU runs to other workers. Is PY the course env's Python (PY=.venv-course/bin/python), "
+                "whose torch matches the node's driver?" if given and not env["cuda_available"] else "")
+    return (f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} worker {name} on {platform.node()}: {where}\n"
+            f"GPU: {gpu}\nCPU: {env['cpu_model']}, {env['cpu_threads']} torch thread(s); Python {env['python']}, "
+            f"torch {env['torch']} (CUDA {env['cuda_version']}), torchvision {env['torchvision']}, numpy {env['numpy']}"
+            + unusable)
+

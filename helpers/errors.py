@@ -28,3 +28,14 @@ def run_command(body) -> int:
     finally:
         warnings.formatwarning = default
     return 0
+
+
+def whole_number(name: str, text, minimum: int) -> int:
+    """A make variable that must be a whole number of at least `minimum` (e.g. WORKERS=2): one clear error otherwise."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise UserError(f"{name} must be a whole number of at least {minimum}, got {name}={text}")
+    return value

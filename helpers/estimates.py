@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from .course import COURSE_GPU
 from .data import OFFICIAL_SIZES
 from .models import build_model
 from .profiles import PROFILES
@@ -34,7 +35,6 @@ from .profiles import PROFILES
 # fp32 FLOP/s without tensor cores (vendor figures), by a part of the device name; the first match counts.
 FP32_PEAK = (("H100 PCIe", 51.2e12), ("H100 NVL", 60.0e12), ("H100", 66.9e12), ("H200", 66.9e12),
              ("A100", 19.5e12), ("RTX 2080 Ti", 13.4e12))
-COURSE_GPU = "RTX 2080 Ti"    # the course partition's GPU, one EPYC 7351P core per task
 ASSUMED_EFFICIENCY = 1 / 3    # the fraction of the fp32 peak the CNN reaches, where its toggles give no figure
 # Assumed, not measured (no course node at hand): a 2017 Zen 1 core at 2.9 GHz boost against the 2023-25 server
 # cores that measure (3.7-3.8 GHz boost; 1.4-1.7x the work per clock by published single-thread scores). The cores

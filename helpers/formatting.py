@@ -31,6 +31,18 @@ def secs(value: float) -> str:
     return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
 
 
+def minutes(seconds: float) -> str:
+    """Format a longer duration: "14.5 min", or "42 s" under a minute."""
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def format_time(seconds: float) -> str:
+    """Format a duration as a clock reads it: H:MM:SS (or M:SS under an hour), as SLURM's limits are written."""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
 def ratio(a: float, b: float) -> str:
     """Format a/b as "3.2x"."""
     return times(a / b)

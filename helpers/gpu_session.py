@@ -23,12 +23,11 @@ import subprocess
 import sys
 import tarfile
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .carry import DEBIAN_MNIST, compare_data, data_sums, make_carry, write_data
-from .errors import UserError, run_command
+from .carry import DEBIAN_MNIST, compare_data, data_sums, importable_workers, make_carry, write_data
+from .errors import run_command
 from .files import REPO_ROOT
 from .profiles import parse_overrides, results_root
 
@@ -135,25 +134,6 @@ def step_train(s: Session) -> str:
     print(f"not stored: {len(open_runs)} run(s)" + "".join(f"\n  {slot}" for slot in open_runs)
           if open_runs else "every run is stored")
     return f"FAILED ({len(open_runs)} not stored)" if open_runs else "ok"
-
-
-def importable_workers(carry: Path) -> None:
-    """Make submitit importable here and in the workers: from the carried wheels where the machine lacks it (pure
-    Python wheels are zip files: unpacked onto the path, they are installed), and the project from the repository."""
-    paths = [str(REPO_ROOT)]
-    try:
-        import submitit  # noqa: F401
-    except ImportError:
-        site = Path(os.environ.get("TMPDIR", "/tmp")) / "gpu-session-site"  # not under --out: only the session's files
-        wheels = sorted((carry / "wheels").glob("*.whl"))
-        if not wheels:
-            raise UserError(f"no submitit here, and no wheels in {carry / 'wheels'}: make the carry (make gpu-carry)")
-        for wheel in wheels:
-            zipfile.ZipFile(wheel).extractall(site)
-        sys.path.insert(0, str(site))
-        paths.append(str(site))
-        print(f"unpacked {', '.join(w.name for w in wheels)} into {site}")
-    os.environ["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [os.environ.get("PYTHONPATH")] if p])
 
 
 def pack(s: Session) -> Path:

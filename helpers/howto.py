@@ -9,78 +9,25 @@ Nothing is typed in: every setting and figure comes from this build and the stor
 from __future__ import annotations
 
 import json
-import os
-import shlex
-import sys
 from collections import defaultdict
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
-from .data import DATA_ROOT_ENV, resolve_data_root
-from .formatting import join_words, markdown_table, plural
-from .profiles import DEFAULT_RESULTS_ROOT, REPO_ROOT, SYNTHETIC_PROFILES, results_root
+from .commands import Build, make_command, this_build  # noqa: F401 (this_build: the page's build)
+from .course import course_env_words
+from .formatting import join_words, markdown_table, minutes, plural
+from .profiles import SYNTHETIC_PROFILES
 
 TITLE = "How this report was made, and how to run it"
-
-
-@dataclass(frozen=True)
-class Build:
-    """The settings this PDF was built with (as `make pdf` got them)."""
-    profile: str
-    overrides: dict
-    data_root: str | None
-    workers: int
-    python: str            # the interpreter, relative to the repository where it lies inside
-    results_root: str | None = None  # $EML_RESULTS_ROOT's folder where it is not the repository's results/
-
-
-def shown(path: Path) -> str:
-    """A path as a command names it: relative to the repository where it lies inside."""
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
-def this_build(profile: str, overrides: dict | None, data_root, workers: int) -> Build:
-    """The build's settings, with the Python it runs on, and the folders that environment variables chose: the
-    commands on the page name them, so that they read from the same data and results."""
-    if data_root is None and os.environ.get(DATA_ROOT_ENV) and profile not in SYNTHETIC_PROFILES:
-        data_root = shown(resolve_data_root())
-    results = results_root()
-    return Build(profile, dict(overrides or {}), str(data_root) if data_root else None, workers,
-                 shown(Path(sys.executable)),
-                 None if results.resolve() == DEFAULT_RESULTS_ROOT.resolve() else shown(results))
-
-
-def make_command(target: str, build: Build, **variables) -> str:
-    """`make TARGET` as a user types it, with this build's profile, overrides, data root, results folder and Python."""
-    parts = ["make", target] + ([f"PROFILE={build.profile}"] if build.profile != "full" else [])
-    if build.results_root:  # the Makefile's RESULTS is $EML_RESULTS_ROOT for every command it runs
-        parts.append(f"RESULTS={shlex.quote(build.results_root)}")
-    if build.overrides:  # with JSON's spaces: the page breaks a long command there
-        parts.append(f"OVERRIDES='{json.dumps(build.overrides)}'")
-    if build.data_root:
-        parts.append(f"DATA_ROOT={shlex.quote(build.data_root)}")
-    parts += [f"{name.upper()}={value}" for name, value in variables.items()]
-    if build.python != ".venv/bin/python":
-        parts.append(f"PY={build.python}")
-    return " ".join(parts)
-
-
-def plan_command(target: str, profile: str, overrides: dict | None, data_root) -> str:
-    """`make TARGET` for the plan of this profile, overrides and data root, with this Python (for hints to the user)."""
-    return make_command(target, this_build(profile, overrides, data_root, workers=1))
 
 
 def environment_text(build: Build) -> str:
     """The environment the code ran in and the steps it needs beyond it."""
     added = join_words(f"`{spec}`" for spec in project_additions())
-    course = (f"The course's conda environment `eml` (Python 3.10, PyTorch 1.13.1, torchvision 0.14.1), left "
+    course = (f"The course's conda environment {course_env_words()}, left "
               f"unchanged, plus one step, once, on the login node: `conda activate eml`, then `make course-venv`. "
               f"It makes `.venv-course`, a virtual environment on top of `eml` (`--system-site-packages`, so the "
-              f"course's PyTorch trains) that adds only what the project needs besides: {added}. Every later "
-              f"command then gets `PY=.venv-course/bin/python`.")
+              f"course's PyTorch trains) that adds only what the project needs besides: {added}. Then "
+              f"`export PY=.venv-course/bin/python`, and every later command uses it.")
     venv = ("Without the course environment, `make setup` (Python 3.10 to 3.13) builds `.venv` with the pinned "
             "versions of `requirements.txt`; the commands below then need no `PY`.")
     used = ("This PDF was built in `.venv-course`." if ".venv-course" in build.python else
@@ -151,10 +98,6 @@ def where_text(runs: list[tuple[tuple[str, ...], object]], build: Build) -> str:
 def train_seconds(history) -> float:
     times = history.column("cumulative_train_time")
     return times[-1] if times else 0.0
-
-
-def minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def machine(history) -> str:

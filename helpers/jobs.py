@@ -13,14 +13,16 @@ who trains what. Submitting again while workers are queued or running submits no
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from dataclasses import asdict
 
 import submitit
 
-from .cluster import LOG_DIR, JobResources, check_resources, format_time, queued_jobs, slurm_executor, whole_number
-from .errors import UserError, run_command
-from .howto import plan_command
+from .cluster import LOG_DIR, JobResources, check_resources, queued_jobs, slurm_executor
+from .formatting import format_time
+from .errors import UserError, run_command, whole_number
+from .commands import plan_command
 from .profiles import REPO_ROOT, check_profile, parse_overrides, shared_settings
 from .results import config_digest, node_local_locks
 from .runstates import run_states
@@ -75,7 +77,7 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
     except submitit.core.utils.FailedJobError as err:
         raise UserError(f"sbatch refused the job array, nothing was submitted: {str(err).strip()}") from None
     array = jobs[0].job_id.split("_")[0]
-    runs = sum(len(u.open) for u in units)
+    runs = sum(len(u.open_runs) for u in units)
     print(f"[{profile}] submitted job {array}: an array of {count} worker(s) for {runs} run(s) in {len(units)} unit(s), "
           f"each with {format_time(resources.seconds)} on partition {resources.partition} ({resources.cpus} CPU(s), "
           f"{resources.mem}, {resources.gpus} GPU(s)); logs in {LOG_DIR / profile}/{array}_<task>_0_log.out\n"
@@ -91,7 +93,6 @@ def submit(profile: str, resources: JobResources, overrides: dict | None = None,
 
 def show_status(profile: str, overrides: dict | None, data_root) -> None:
     """Print the plan's table and, where SLURM is, the workers queued or running (never trains, never downloads)."""
-    import shutil
     queue, note = None, ""
     try:
         queue = queued_jobs(job_name(profile, overrides), REPO_ROOT) if shutil.which("squeue") else None

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import submitit
+import torch
 
 from .environment import usable_cores
 from .errors import UserError
@@ -34,7 +35,6 @@ class OutOfTime(UserError):
 
 def local_gpus() -> list[int]:
     """The GPU indices this process may use (as CUDA_VISIBLE_DEVICES lists them), for the workers it starts."""
-    import torch
     visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
     if visible and all(v.isdigit() for v in visible):
         return [int(v) for v in visible][:torch.cuda.device_count()]
@@ -71,7 +71,6 @@ def train_here(profile: str, overrides: dict | None, data_root, workers: int, lo
     """Train what the plan still needs with `workers` workers on this machine (after the `first` ones, see FIRST);
     return how many were started. They share its GPUs or cores (each gets cores / workers threads); their logs are
     shown here as they grow. Ctrl-C, or the `deadline` (time.monotonic()), stops every worker (OutOfTime)."""
-    import torch
     launch = {"command": command, "workers": workers, **({"first": first} if first != "together" else {})}
     started = 0
     for phase in ("first", "rest"):
@@ -80,7 +79,7 @@ def train_here(profile: str, overrides: dict | None, data_root, workers: int, lo
         if not units:
             return started  # everything stored, or only runs this machine cannot do: the notebooks say what is missing
         if phase == "first":  # only while 3.2 has runs to train
-            chapter = any("3.2" in r.run.exercises for u in units for r in u.open)
+            chapter = any("3.2" in r.run.exercises for u in units for r in u.open_runs)
             team = first_workers(first, profile, overrides, data_root, launch) if chapter else []
         else:
             count = min(workers, len(units))

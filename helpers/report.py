@@ -14,24 +14,18 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import zipfile
 from datetime import date
 from pathlib import Path
 
+from .archive import build_zip
 from .document import check_renderer, render_pdf
-from .errors import UserError, run_command
-from .files import write_atomically
+from .errors import UserError, run_command, whole_number
 from .group import load_group
 from .handin import check_names_shown, data_notes, hardware_lines, merge_notebooks, title_page
 from .profiles import NOTEBOOKS, REPO_ROOT, check_overrides, check_profile, overrides_for, parse_overrides
 
 KERNEL_NAME = "eml-ex3-build"
-# The sources the hand-in archive holds besides the PDF and the results it shows (helpers/archive.py);
-# data, checkpoints, locks and caches never.
-SOURCES = ["README.md", "Makefile", "environment.yml", "requirements.txt", "pyproject.toml", "group.yml",
-           "helpers", "notebooks", "slurm", "tests", ".ci", "docs", "reference"]
 
 
 DEFAULT_BUILD_ROOT = REPO_ROOT / "build"
@@ -155,62 +149,6 @@ def how_it_was_made(profile: str, overrides: dict | None, data_root, workers: in
                           pdf_path(profile, build_root).with_suffix(".zip").name)
 
 
-# ---------------------------------------------------------------------------------------------
-# The hand-in archive
-# ---------------------------------------------------------------------------------------------
-
-def source_files() -> list[Path]:
-    """Return the files of the hand-in's sources: tracked by git where possible, never data or caches."""
-    try:
-        if not (REPO_ROOT / ".git").exists():  # e.g. an unpacked hand-in (inside another checkout, git would list none)
-            raise OSError("not a git checkout")
-        listed = subprocess.run(["git", "ls-files", "-z", *SOURCES], cwd=REPO_ROOT, capture_output=True,
-                                check=True).stdout.decode().split("\0")
-        files = [REPO_ROOT / f for f in listed if f]
-    except (OSError, subprocess.CalledProcessError):
-        files = [p for s in SOURCES for p in ([REPO_ROOT / s] if (REPO_ROOT / s).is_file()
-                                              else sorted((REPO_ROOT / s).rglob("*")))]
-    skip = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache")
-    return [f for f in files if f.is_file() and not any(part in skip for part in f.parts) and f.suffix != ".pyc"]
-
-
-def build_zip(profile: str, pdf: Path, group_file: str | Path | None = None) -> Path:
-    """Write the hand-in archive: the PDF, the sources (notebooks stripped of outputs, the group file the PDF was
-    made with as group.yml) and the stored results of the runs the PDF shows, so that `make pdf` in the unpacked
-    sources/ renders it again without training."""
-    from .archive import shown_results
-    results = shown_results(profile, pdf)  # refuses a PDF of another profile, or one whose runs are not stored
-    target = pdf.with_suffix(".zip")
-
-    def write(f):
-        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as archive:
-            fill_zip(archive, profile, pdf, group_file, results)
-
-    write_atomically(target, write)
-    print(f"[{profile}] wrote {target}", flush=True)
-    return target
-
-
-def fill_zip(archive: zipfile.ZipFile, profile: str, pdf: Path, group_file: str | Path | None, results: list[Path]):
-    """Put the hand-in's files into the archive (see build_zip)."""
-    import nbformat
-    archive.write(pdf, pdf.name)
-    for path in source_files():
-        name = f"sources/{path.relative_to(REPO_ROOT).as_posix()}"
-        if path.suffix == ".ipynb":  # the committed sources have none, a JupyterLab copy may
-            nb = nbformat.read(str(path), as_version=4)
-            for cell in nb.cells:
-                if cell.cell_type == "code":
-                    cell.outputs, cell.execution_count = [], None
-            archive.writestr(name, nbformat.writes(nb))
-        elif name != "sources/group.yml" or group_file is None:
-            archive.write(path, name)
-    if group_file is not None:  # the names and declaration this PDF shows, whatever GROUP= named
-        archive.write(group_file, "sources/group.yml")
-    for path in results:  # where `make pdf` in the unpacked sources looks for them
-        archive.write(path, f"sources/results/{profile}/{path.name}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.report", description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=["execute", "pdf", "zip"])
@@ -224,7 +162,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body():
-        from .cluster import whole_number
         check_profile(args.profile)
         overrides = check_overrides(parse_overrides(args.overrides))
         workers = whole_number("WORKERS", args.workers, 1)
@@ -235,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             pdf = build_pdf(args.profile, args.group, args.data_root, args.log_output, Path(args.build_root), overrides,
                             workers)
             if args.step == "zip":
-                build_zip(args.profile, pdf, args.group)
+                build_zip(args.profile, pdf, args.group)  # helpers.archive
     return run_command(body)
 
 

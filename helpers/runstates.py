@@ -44,6 +44,11 @@ class RunState:
         return (self.config.epochs - self.epochs_done) * self.per_epoch
 
 
+def trainable_here(config, cuda_available: bool) -> bool:
+    """True if this machine can train a run of this config: a CUDA run needs CUDA, a CPU run any machine."""
+    return config.device != "cuda" or cuda_available
+
+
 def run_states(profile: str, overrides: dict | None = None, data_root=None) -> list[RunState]:
     """The state of every planned run of a profile (reads the results folder; never trains)."""
     s = shared_settings(profile, overrides, data_root)

@@ -4,12 +4,12 @@ folder only: never trains.
 """
 from __future__ import annotations
 
-from .cluster import format_time
+from .formatting import format_time
 from .errors import UserError
-from .howto import plan_command
+from .commands import plan_command
 from .profiles import shared_settings
 from .results import describe_holder
-from .runstates import RunState, run_states
+from .runstates import RunState, run_states, trainable_here
 
 
 def status_table(states: list[RunState], queue: list | None = None) -> str:
@@ -54,9 +54,8 @@ def check_trainable_here(profile: str, overrides: dict | None = None, data_root=
     import torch
     states = run_states(profile, overrides, data_root)
     cannot = {s.run.slot: "being trained by another process right now" for s in states if s.state == "running"}
-    if not torch.cuda.is_available():
-        cannot.update({s.run.slot: "needs a GPU" for s in states if s.state in ("missing", "partial")
-                       and s.run.config.device == "cuda"})
+    cannot.update({s.run.slot: "needs a GPU" for s in states if s.state in ("missing", "partial")
+                   and not trainable_here(s.run.config, torch.cuda.is_available())})
     cannot.update({s.run.slot: "waits on a choice among runs that need a GPU" for s in states
                    if s.state == "waiting" and set(s.run.waits_on) & set(cannot)})
     if cannot:

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import signal
-import subprocess
 import time
 import traceback
 from dataclasses import dataclass
 
 import submitit
 
+from .environment import slurm_job, worker_log_header
 from .results import RunInProgress
-from .runstates import RunState, run_states
+from .runstates import RunState, run_states, trainable_here
 
 POLL_SECONDS = 5.0  # how often a worker with nothing to do looks at the store again
 
@@ -45,7 +44,7 @@ class Unit:
         return self.runs[0].run.slot if len(self.runs) == 1 else f"3.2's {len(self.runs)} runs"
 
     @property
-    def open(self) -> tuple[RunState, ...]:
+    def open_runs(self) -> tuple[RunState, ...]:
         """Its runs that are not stored yet."""
         return tuple(r for r in self.runs if r.state != "stored")
 
@@ -78,13 +77,13 @@ def work_units(states: list[RunState], devices: tuple[str, ...] | None = None) -
 
 def open_units(states: list[RunState], devices: tuple[str, ...] | None = None) -> list[Unit]:
     """The units with a run that is not stored: partial ones first, then in plan order."""
-    units = [u for u in work_units(states, devices) if u.open]
+    units = [u for u in work_units(states, devices) if u.open_runs]
     return sorted(units, key=lambda u: not u.partial)  # stable: plan order within each group
 
 
 def why_not_here(unit: Unit, cuda_available: bool) -> str | None:
     """Why this machine cannot train the unit (None if it can)."""
-    if not cuda_available and any(r.run.config and r.run.config.device == "cuda" for r in unit.open):
+    if not all(trainable_here(r.config, cuda_available) for r in unit.open_runs):
         return (f"needs CUDA, and this machine has none (CUDA_VISIBLE_DEVICES="
                 f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}): left for a worker with a GPU")
     return None
@@ -115,7 +114,7 @@ def work(profile: str, overrides: dict | None, data_root, name: str, poll_second
     from .profiles import shared_settings
     s = shared_settings(profile, overrides, data_root)
     cuda = torch.cuda.is_available()
-    holder = {"worker": name, **({"job": os.environ["SLURM_JOB_ID"]} if os.environ.get("SLURM_JOB_ID") else {})}
+    holder = {"worker": name, **({"job": slurm_job()["job"]} if slurm_job().get("job") else {})}
     trained, failed, said, done, rereads = [], {}, set(), 0, 0
     while max_units is None or done < max_units:
         states = run_states(profile, overrides, data_root)
@@ -162,7 +161,7 @@ def train_unit(unit: Unit, s, holder: dict, log, about: dict) -> list[str]:
     trained = []
     with contextlib.ExitStack() as claims:
         runs = [(r.run.config, run_files(r.run.config, s.data_root, s.results_dir, download_missing=False))
-                for r in unit.open]
+                for r in unit.open_runs]
         for config, files in runs:
             claims.enter_context(files.locked(lock_holder(config, resolve_device(config.device), **holder)))
         for config, files in runs:
@@ -198,9 +197,10 @@ class Worker(submitit.helpers.Checkpointable):
     @property
     def name(self) -> str:
         """The array task on a cluster ("4711_2"; a job of one worker is no array: "4711"), else "local N"."""
-        if os.environ.get("SLURM_ARRAY_JOB_ID"):
-            return f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID', '0')}"
-        return os.environ.get("SLURM_JOB_ID") or f"local {self.index}"
+        slurm = slurm_job()
+        if slurm.get("array_job"):
+            return f"{slurm['array_job']}_{slurm.get('array_task', '0')}"
+        return slurm.get("job") or f"local {self.index}"
 
     def __call__(self) -> dict:
         import torch
@@ -209,10 +209,10 @@ class Worker(submitit.helpers.Checkpointable):
         signal.signal(signal.SIGTERM, _stop)
         if self.cores:  # its own cores (a loader process it starts inherits them): side by side, not sharing
             os.sched_setaffinity(0, self.cores)
-        threads = int(os.environ.get("SLURM_CPUS_PER_TASK") or 0) or self.threads
-        if threads:
-            torch.set_num_threads(threads)
-        print(log_header(self.name), flush=True)
+        if self.threads:  # on one machine its share of the cores; on SLURM the job's OMP_NUM_THREADS (its CPUS)
+            torch.set_num_threads(self.threads)
+        print(worker_log_header(self.name) + (f"\nTrains only {' and '.join(self.devices)} runs." if self.devices else "")
+              + (f" On cores {self.cores[0]}-{self.cores[-1]}." if self.cores else ""), flush=True)
         report = work(self.profile, self.overrides, self.data_root, self.name, self.poll_seconds,
                       log=lambda line: print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True), launch=self.launch,
                       max_units=self.max_units, devices=self.devices)
@@ -228,27 +228,3 @@ def _stop(signum, frame):
     print(f"[{time.strftime('%H:%M:%S')}] stopped by SIGTERM (scancel): a run cut off resumes after its last "
           "complete epoch", flush=True)
     raise SystemExit(128 + signum)
-
-
-def log_header(name: str) -> str:
-    """The first lines of a worker's log: where it runs, with which GPU, CPU, threads and library versions."""
-    from .environment import describe_environment
-    env = describe_environment()
-    slurm = env.get("slurm", {})
-    where = (f"job {slurm.get('job', '?')} (restart {slurm.get('restarts', 0)}), partition "
-             f"{slurm.get('partition', '?')}, {slurm.get('cpus_per_task', '?')} CPU(s)" if slurm else "no SLURM")
-    try:
-        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=30).stdout.strip() or "none"
-    except (OSError, subprocess.SubprocessError):
-        gpu = "nvidia-smi: not available on this node"
-    ids = os.environ.get("SLURM_STEP_GPUS") or os.environ.get("SLURM_JOB_GPUS")
-    given = int(os.environ.get("SLURM_GPUS_ON_NODE") or 0) or (len(ids.split(",")) if ids else 0)
-    unusable = (f"\nWARNING: SLURM gave this task {given} GPU(s), but this torch sees no CUDA: it trains CPU runs only "
-                "and leaves the GPU runs to other workers. Is PY the course env's Python (PY=.venv-course/bin/python), "
-                "whose torch matches the node's driver?" if given and not env["cuda_available"] else "")
-    return (f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} worker {name} on {platform.node()}: {where}\n"
-            f"GPU: {gpu}\nCPU: {env['cpu_model']}, {env['cpu_threads']} torch thread(s); Python {env['python']}, "
-            f"torch {env['torch']} (CUDA {env['cuda_version']}), torchvision {env['torchvision']}, numpy {env['numpy']}"
-            + unusable)
-

@@ -13,7 +13,8 @@ from types import SimpleNamespace
 import pytest
 from pypdf import PdfReader
 
-from helpers import howto, report
+from helpers import howto
+from helpers.archive import build_zip
 from helpers.data import locate
 from helpers.errors import UserError
 from helpers.experiment import run_files
@@ -21,7 +22,6 @@ from helpers.plan import planned_runs
 from helpers.profiles import chapter_settings
 from helpers.synthetic import write_stand_ins
 
-from conftest import REPO
 
 # The data fingerprints of write_stand_ins(root, 100, 100, 50), part of every result key. Pinned, so that a generator
 # whose bytes depend on the time, the machine, zlib or numpy fails here, not in a grader's unpacked hand-in.
@@ -73,7 +73,7 @@ def smoke_zip(smoke_build, tmp_path_factory):
         stale = results_root / "smoke" / "cifar10-cnn-sgd-lr0.5-cpu-resident-0123456789abcdef.json"
         shutil.copy2(shown[-1], stale)  # a run of other overrides, stored earlier: not the PDF's
         (results_root / "smoke" / "cifar10-cnn-sgd-lr9-cpu-resident-0123456789abcdef.ckpt").write_bytes(b"partial")
-        archive = report.build_zip("smoke", pdf, smoke_build.group)  # the group file the PDF was made with
+        archive = build_zip("smoke", pdf, smoke_build.group)  # the group file the PDF was made with
         yield SimpleNamespace(pdf=pdf, archive=archive, shown=shown, results=results_root / "smoke")
     finally:
         if previous is None:
@@ -124,19 +124,19 @@ def test_make_pdf_in_the_unpacked_zip_trains_nothing_and_shows_the_same_numbers(
 @pytest.mark.slow
 def test_a_zip_of_another_profile_or_without_the_pdfs_results_is_refused(smoke_zip, tmp_path, monkeypatch):
     written = smoke_zip.archive.stat().st_mtime_ns
-    with pytest.raises(UserError, match=r"is a PDF of profile 'smoke', not 'full'.*Run `make zip`"):
-        report.build_zip("full", smoke_zip.pdf)
+    with pytest.raises(UserError, match=r"is a PDF of profile 'smoke', not 'full'.*Run `make zip( RESULTS=\S+)?`"):
+        build_zip("full", smoke_zip.pdf)
     monkeypatch.setenv("EML_RESULTS_ROOT", str(tmp_path))  # results made elsewhere, or none
     with pytest.raises(UserError, match=r"\d+ run\(s\) that the PDF \(profile 'smoke'\) needs are not stored in "
                                         r".*mnist-mlp-sgd-lr0\.1-cpu-template.*OVERRIDES.*make zip PROFILE=smoke"):
-        report.build_zip("smoke", smoke_zip.pdf)
+        build_zip("smoke", smoke_zip.pdf)
     monkeypatch.undo()
     late = smoke_zip.shown[0]
     stat = late.stat()
     os.utime(late, ns=(stat.st_atime_ns, smoke_zip.pdf.stat().st_mtime_ns + 10**9))
     try:
         with pytest.raises(UserError, match=rf"{late.name.rsplit('-', 1)[0]} were stored after .* rendered"):
-            report.build_zip("smoke", smoke_zip.pdf)
+            build_zip("smoke", smoke_zip.pdf)
     finally:
         os.utime(late, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert smoke_zip.archive.stat().st_mtime_ns == written  # a refused zip leaves the last good one alone

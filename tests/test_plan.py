@@ -69,7 +69,7 @@ def test_work_units_keep_3_2_whole_and_take_partial_runs_first():
               state("e", "3.4", "partial", 2.0), state("f", "3.4", "running")]
     units = workers.open_units(states)
     assert [[r.run.slot for r in u.runs] for u in units] == [["e"], ["a", "b"], ["d"], ["f"]]
-    assert [[r.run.slot for r in u.open] for u in units] == [["e"], ["a"], ["d"], ["f"]]  # b is stored
+    assert [[r.run.slot for r in u.open_runs] for u in units] == [["e"], ["a"], ["d"], ["f"]]  # b is stored
     assert units[1].name == "3.2's 2 runs" and units[0].partial and units[3].running
     assert workers.open_units([state("b", "3.2", "stored")]) == []
     cuda = [state("g", "3.2", device="cuda"), state("h", "3.2", device="cpu")]

@@ -11,6 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from helpers import handin, report
+from helpers.archive import build_zip
 from helpers.errors import UserError
 from helpers.profiles import NOTEBOOKS
 
@@ -180,7 +181,7 @@ def test_smoke_run_says_the_gpu_runs_are_missing_and_never_calls_a_cpu_run_gpu(s
 
 def test_zip_holds_the_pdf_the_sources_and_the_results_it_shows_only(smoke_build_copy):
     pdf = smoke_build_copy.pdf
-    archive = report.build_zip("smoke", pdf)
+    archive = build_zip("smoke", pdf)
     names = zipfile.ZipFile(archive).namelist()
     assert pdf.name in names
     for source in ("sources/Makefile", "sources/README.md", "sources/environment.yml", "sources/helpers/training.py",

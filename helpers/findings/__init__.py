@@ -5,8 +5,9 @@ as Markdown. Every function accepts any subset of runs a user can configure (mis
 device, one seed, one epoch, diverged runs) and says what is missing instead of raising.
 """
 from .devices import DeviceComparison, PipelineComparison, PipelineGain, compare_devices, compare_pipelines
-from .runs import (CHANCE, CHANCE_MARGIN, JAGGED, OVERFIT_RISE, Overfitting, RunSummary, at_chance, column,
-                   notable_fall, overfitting, recorded_device, run_summary)
+from .overfitting import Overfitting, overfitting
+from .runs import (CHANCE, CHANCE_MARGIN, JAGGED, OVERFIT_RISE, RunSummary, at_chance, column, notable_fall,
+                   recorded_device, run_summary)
 from .ranking import OptimizerRanking, rank_arms, rank_optimizers
 from .seeds import Arm, ModelComparison, Verdict, arm, compare_arms, compare_models
 from .selection import (LearningRateChoice, OptimizerSweep, RateOutcome, choose_learning_rate, rate_outcome,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from .runs import Overfitting, RunSummary, as_printed, never_above_chance, overfitting, run_summary
+from .overfitting import Overfitting, overfitting
+from .runs import RunSummary, as_printed, never_above_chance, run_summary
 
 
 def _mean(values) -> float | None:
