@@ -83,7 +83,7 @@ def open_units(states: list[RunState], devices: tuple[str, ...] | None = None) -
 
 def why_not_here(unit: Unit, cuda_available: bool) -> str | None:
     """Why this machine cannot train the unit (None if it can)."""
-    if not all(trainable_here(r.config, cuda_available) for r in unit.open_runs):
+    if any(r.run.config is not None and not trainable_here(r.run.config, cuda_available) for r in unit.open_runs):
         return (f"needs CUDA, and this machine has none (CUDA_VISIBLE_DEVICES="
                 f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}): left for a worker with a GPU")
     return None
