@@ -202,3 +202,18 @@ def slurm_skip_reason() -> str | None:
     if state.returncode != 0 or state.stdout.strip() != "up":
         return f"the local SLURM's partition {PARTITION} is not up (bash slurm/start-local-slurm.sh)"
     return None
+
+
+# Nine short runs: 3.2's, the CNN sweep (SGD, Adam at two rates; SGD's shared by 3.3 and 3.4), the MLP's two
+# seeds, and the second seed of SGD's and of Adam's chosen rate, which wait for their sweeps.
+SMALL = {"devices": ["cpu"], "pipelines": ["resident"], "optimizers": ["SGD", "Adam"], "lrs": [0.03, 0.003],
+         "seeds": 2, "epochs": 1}
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A results folder of the test's own for the smoke profile (EML_RESULTS_ROOT), its stand-in data written."""
+    monkeypatch.setenv("EML_RESULTS_ROOT", str(tmp_path / "results"))
+    from helpers.profiles import chapter_settings
+    chapter_settings("smoke")  # the stand-in data exists before any worker starts
+    return tmp_path / "results" / "smoke"
