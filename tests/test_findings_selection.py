@@ -86,3 +86,21 @@ def test_sweep_collects_choices_failures_and_small_adaptive_rates():
                                          ([0.09, 0.12, 0.11, 0.13], False)])   # up by 2 points, but not steadily
 def test_still_rising_means_above_epoch_to_epoch_noise(val, rising):
     assert rate_outcome(0.001, _rate_run(val, 0.001)).still_rising is rising
+
+
+def test_what_the_choice_says_of_the_other_rates_is_decided_here_not_in_the_prose():
+    """Every lower candidate scored below a chosen reference rate; rates that rose and fell back where the chosen one
+    stayed at chance; the smallest rate too slow (still rising, below the chosen one)."""
+    runs = {0.1: _rate_run([0.3, 0.5, 0.6], 0.1), 0.01: _rate_run([0.3, 0.4, 0.5], 0.01),
+            0.001: _rate_run([0.1, 0.2, 0.3], 0.001)}
+    c = choose_learning_rate(runs, reference=0.1)
+    assert c.chosen == 0.1 and c.lower_all_below == (0.01, 0.001) and c.fell_back == ()
+    assert c.smallest_too_slow  # 0.001 below the chosen and still rising
+    assert choose_learning_rate({**runs, 0.01: None}, reference=0.1).lower_all_below == ()  # one missing: no claim
+    assert choose_learning_rate(runs, reference=0.01).lower_all_below == (0.001,)  # below the reference, scored
+    assert choose_learning_rate(runs, reference=1.0).lower_all_below == ()  # chosen below the reference: no claim
+    flat = {0.1: _rate_run([0.1, 0.12, 0.1], 0.1), 0.01: _rate_run([0.3, 0.1, 0.1], 0.01)}
+    at_chance = choose_learning_rate(flat)
+    assert at_chance.chosen_outcome.at_chance and at_chance.fell_back == (0.01,) or at_chance.chosen == 0.01
+    assert not choose_learning_rate({0.1: _rate_run([0.3, 0.5, 0.6], 0.1),
+                                     0.001: _rate_run([0.5, 0.4, 0.3], 0.001)}).smallest_too_slow  # falling: not slow

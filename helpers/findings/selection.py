@@ -70,6 +70,28 @@ class LearningRateChoice:
     def chosen_outcome(self) -> RateOutcome | None:
         return None if self.chosen is None else self.outcome(self.chosen)
 
+    @property
+    def lower_all_below(self) -> tuple[float, ...]:
+        """Where the chosen rate is not below the reference: the lower candidates, if every one was scored (and so,
+        the rule taking the smaller rate of equal scores, scored below the chosen one); else ()."""
+        lower = tuple(o.lr for o in self.outcomes if self.relation in ("equal", "higher") and o.lr < self.reference)
+        return lower if lower and all(self.outcome(lr).state == "scored" for lr in lower) else ()
+
+    @property
+    def fell_back(self) -> tuple[float, ...]:
+        """Where the chosen rate stayed at chance: the scored rates that rose above chance, yet scored no better by
+        their last epochs."""
+        o = self.chosen_outcome
+        return tuple(x.lr for x in self.outcomes if x.state == "scored" and not x.at_chance) if o and o.at_chance else ()
+
+    @property
+    def smallest_too_slow(self) -> bool:
+        """True if the smallest rate scored below the chosen one and was still rising at its end: too slow for the
+        epochs given, not a worse rate."""
+        s, chosen = self.smallest, self.chosen_outcome
+        return bool(s is not None and chosen is not None and s.lr != chosen.lr and s.state == "scored"
+                    and s.score < chosen.score and s.still_rising)
+
 
 def choose_learning_rate(histories, reference: float | None = None,
                          last: int = SELECTION_EPOCHS) -> LearningRateChoice:

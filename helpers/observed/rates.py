@@ -30,18 +30,16 @@ def learning_rate_choice(c: LearningRateChoice, model: str = "CNN", reference_na
         if c.tied:
             text.append(f"{_rates(c.tied)} scored {pct(o.score)} as well; of equal scores the smaller rate is taken, "
                         "further from divergence.")
-        lower = [x for x in c.outcomes if x.lr < c.reference] if c.relation in ("equal", "higher") else []
-        if lower and all(x.state == "scored" for x in lower):  # ties go to the smaller rate: each scored below it
-            text.append(f"Every lower candidate ({_rates(x.lr for x in lower)}) scored below it, so in these runs the "
+        if c.lower_all_below:
+            text.append(f"Every lower candidate ({_rates(c.lower_all_below)}) scored below it, so in these runs the "
                         f"{model} did not need a lower rate than {reference_name}.")
         if len(c.outcomes) == 1:
             text.append("It was the only candidate, so this is no choice among rates.")
         if o.at_chance:
             chance = f"Even this rate never got above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split"
-            fell_back = [x.lr for x in c.outcomes if x.state == "scored" and not x.at_chance]
-            if fell_back:  # they rose above chance, yet scored no better by their last epochs
-                whose = plural(len(fell_back), "its", "their")
-                text.append(f"{chance}; {_rates(fell_back)} got above it, then fell back by {whose} last epochs.")
+            if c.fell_back:
+                whose = plural(len(c.fell_back), "its", "their")
+                text.append(f"{chance}; {_rates(c.fell_back)} got above it, then fell back by {whose} last epochs.")
             elif c.diverged:
                 text.append(f"{chance}; every other rate stayed at chance or diverged.")
             else:
@@ -64,8 +62,7 @@ def learning_rate_choice(c: LearningRateChoice, model: str = "CNN", reference_na
     if diverged:
         text.append(f"Diverged: lr {_rates(diverged)}.")
     s = c.smallest
-    slow = (s is not None and c.chosen is not None and s.lr not in told and s.state == "scored"
-            and s.score < c.chosen_outcome.score and s.still_rising)
+    slow = c.smallest_too_slow and s.lr not in told
     at_chance = [lr for lr in c.at_chance if lr not in told]
     if at_chance:
         rising = "it" if len(at_chance) == 1 else "the smallest"
