@@ -30,8 +30,9 @@ from .training import optimizer_class, synchronize, train_one_epoch
 
 WARMUP_STEPS = 3  # eager steps on a side stream before capture, as PyTorch's CUDA-graph notes do
 # Every name of torch the CUDA path calls: the course's torch 1.13.1 has them all (tests/test_graphs.py checks).
-TORCH_NAMES = ("cuda.CUDAGraph", "cuda.graph", "cuda.Stream", "cuda.stream", "cuda.current_stream",
-               "Tensor.index_select", "Tensor.fill_", "Tensor.copy_", "optim.Adam", "optim.AdamW")
+TORCH_NAMES = ("cuda.CUDAGraph", "cuda.CUDAGraph.replay", "cuda.graph", "cuda.Stream", "cuda.Stream.wait_stream",
+               "cuda.stream", "cuda.current_stream", "Tensor.index_select", "Tensor.zero_", "Tensor.copy_",
+               "optim.Optimizer.zero_grad")
 
 
 @dataclass(frozen=True)
