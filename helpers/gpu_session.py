@@ -34,7 +34,6 @@ from .profiles import parse_overrides, results_root
 STEPS = ("data", "check", "calibrate", "train")
 STOP_RESERVE = 45  # seconds the train step leaves of --limit: stopping the workers (30 s at most), then packing
 SESSION_FILES = ("session.log", "gpucheck.txt", "calibration.txt", "calibration.json", "data.sha256", "data-check.txt")
-UNPACKED = REPO_ROOT / "build" / "gpu-session" / "unpacked"
 
 
 @dataclass

@@ -13,13 +13,14 @@ from . import data as datamod
 from . import pipelines
 from .graphs import GraphedSteps, StepPath, conform_capturable, step_path
 from .models import build_model
+from .runconfig import RunConfig
 from .training import exact_float32, make_optimizer, restore_random_state
 
 
 @dataclass
 class PreparedRun:
     """What training a run needs, built from its config: ready for training.train."""
-    config: object                  # the RunConfig
+    config: RunConfig
     device: torch.device
     dataset: datamod.DatasetFiles
     splits: pipelines.Splits
@@ -47,7 +48,7 @@ class PreparedRun:
         return self.steps.record() if self.steps is not None else self.path.record()
 
 
-def prepare_run(config, data_root, device: torch.device, graphs: bool = True, tf32: bool = False,
+def prepare_run(config: RunConfig, data_root, device: torch.device, graphs: bool = True, tf32: bool = False,
                 foreach: bool | None = None, log=print) -> PreparedRun:
     """Build everything a run trains with: splits, the seeded model, its optimizer, the batches, the step path.
 

@@ -9,10 +9,11 @@ import tarfile
 from pathlib import Path
 
 from .errors import UserError
-from .files import write_atomically
+from .files import REPO_ROOT, write_atomically
+from .jobs import show_status
 from .profiles import results_root
 
-UNPACKED = Path("build") / "gpu-session" / "unpacked"
+UNPACKED = REPO_ROOT / "build" / "gpu-session" / "unpacked"  # the session's tables and logs, here
 RESULT = re.compile(r"results/full/[\w.+=-]+\.json")
 SESSION_FILE = re.compile(r"(session|workers)/[\w.+=-]+")
 
@@ -44,14 +45,12 @@ def store_results(members: dict[str, bytes], results_dir: Path) -> tuple[int, in
     return added, len(results) - added
 
 
-def unpack(archive: Path, data_root: Path, repo: Path | None = None, out=print) -> None:
+def unpack(archive: Path, data_root: Path, out=print) -> None:
     """Unpack a session's archive here and show where the plan stands with its settings."""
-    from .files import REPO_ROOT
-    from .jobs import show_status
     members = archive_members(archive)
     results_dir = results_root() / "full"
     added, same = store_results(members, results_dir)
-    unpacked = (repo or REPO_ROOT) / UNPACKED
+    unpacked = UNPACKED
     shutil.rmtree(unpacked, ignore_errors=True)
     for name, data in members.items():
         if SESSION_FILE.fullmatch(name):

@@ -151,3 +151,14 @@ def test_unpack_never_overwrites_a_different_result_and_adds_the_new_ones(tmp_pa
     assert (here / "unpack-b.json").read_text() == '{"new": 1}'
     with pytest.raises(UserError, match="cannot be unpacked"):
         unpack.archive_members(tmp_path / "results" / "unpack-a.json")
+    # The whole unpack: results into the results root, the session's files apart, then the plan's status with the
+    # session's overrides.
+    monkeypatch.setenv("EML_RESULTS_ROOT", str(tmp_path / "root"))
+    monkeypatch.setattr(unpack, "UNPACKED", tmp_path / "unpacked")
+    shown = []
+    monkeypatch.setattr(unpack, "show_status", lambda profile, overrides, data_root: shown.append((profile, overrides)))
+    lines = []
+    unpack.unpack(archive, tmp_path / "data", out=lines.append)
+    assert lines[0].startswith("unpacked 2 new result(s)") and lines[1] == "data: identical"
+    assert (tmp_path / "root" / "full" / "unpack-b.json").exists() and shown == [("full", TINY)]
+    assert sorted(p.name for p in (tmp_path / "unpacked" / "session").iterdir()) == ["data-check.txt", "overrides.json"]
