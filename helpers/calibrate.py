@@ -28,7 +28,7 @@ from .data import load_split, locate
 from .environment import cpu_model, describe_environment
 from .errors import UserError, run_command
 from .course import COURSE_CPU, COURSE_GPU
-from .estimates import (COURSE_CORE_SLOWDOWN, EAGER, EPOCH_IMAGES, EPOCH_SECONDS, TF32,
+from .estimates import (COURSE_CORE_SLOWDOWN, EAGER, EPOCH_IMAGES, EPOCH_SECONDS, FOREACH, TF32, batch_variant,
                         proposed_epoch_seconds, train_size)
 from .experiment import RunConfig, resolve_device
 from .pipelines import make_splits, template_loader
@@ -110,18 +110,32 @@ def measure(config: RunConfig, data_root, graphs: bool = True, **toggles) -> dic
             "full_epoch": train_s * full_train / images[0] + evaluation * full_eval / images[1]}  # at full size
 
 
-def toggles(configs: list[RunConfig], data_root) -> list[dict]:
-    """The CIFAR-10 CNN (resident; SGD and Adam) with TF32 allowed and with eager steps, each against the run as
-    trained (exact fp32, graphed) timed again just before them: on an H100 the same run timed minutes apart differed
-    by 10-20 %, more than some toggles change. Training seconds, later epochs' median."""
+FILL_BATCHES = (128, 256, 512)  # SGD's CNN at larger batches: how far batches of 64 leave the measuring GPU unfilled
+
+
+def toggled_variants(optimizer: str, data_root) -> dict:
+    """The variants of the CNN's run as trained, by name: TF32 and eager steps (SGD and Adam); Adam with its
+    multi-tensor step instead of the fused one; SGD at larger batches (the same images, fewer steps)."""
     variants = {TF32: lambda c: measure(c, data_root, tf32=True)["train"],
                 EAGER: lambda c: measure(c, data_root, graphs=False)["train"]}
+    if optimizer == "Adam":
+        variants[FOREACH] = lambda c: measure(c, data_root, foreach=True)["train"]
+    if optimizer == "SGD":
+        variants.update({batch_variant(n): (lambda c, n=n: measure(replace(c, batch_size=n), data_root)["train"])
+                         for n in FILL_BATCHES})
+    return variants
+
+
+def toggles(configs: list[RunConfig], data_root) -> list[dict]:
+    """The CIFAR-10 CNN (resident; SGD and Adam) in its toggled variants, each against the run as trained (exact
+    fp32, graphed, batches of 64) timed again just before them: on an H100 the same run timed minutes apart differed
+    by 10-20 %, more than some toggles change. Training seconds, later epochs' median."""
     toggled = []
     for c in configs:
         if (c.model, c.pipeline) != ("cnn", "resident") or c.optimizer not in ("SGD", "Adam"):
             continue
         baseline = measure(c, data_root)["train"]
-        for name, variant in variants.items():
+        for name, variant in toggled_variants(c.optimizer, data_root).items():
             seconds = variant(c)
             toggled.append({"optimizer": c.optimizer, "variant": name, "train": seconds, "as_trained": baseline,
                             "ratio": seconds / baseline})

@@ -40,7 +40,15 @@ ASSUMED_EFFICIENCY = 1 / 3    # the fraction of the fp32 peak the CNN reaches, w
 # cores that measure (3.7-3.8 GHz boost; 1.4-1.7x the work per clock by published single-thread scores). The cores
 # that measure differ by as much (docs/maintaining.md): measure the CPU kinds on a fast core.
 COURSE_CORE_SLOWDOWN = 2.0
-TF32, EAGER = "TF32 allowed", "eager steps"  # calibrate's toggles of the CNN: how its run as trained (graphed) varies
+# calibrate's toggles of the CNN: how its run as trained (exact fp32, graphed, fused Adam, batches of 64) varies
+TF32, EAGER, FOREACH = "TF32 allowed", "eager steps", "multi-tensor step"
+
+
+def batch_variant(batch_size: int) -> str:
+    """The toggle's name for the CNN trained at another batch size."""
+    return f"batch {batch_size}"
+
+
 CALIBRATIONS = Path(__file__).parent / "calibrations"  # the measurements EPOCH_SECONDS comes from (JSON, calibrate's)
 # Seconds per full-size epoch on a course GPU node of the kinds no committed calibration measures (none is in the full
 # profile's plan): the CPU CIFAR-10 kinds measured with the course's torch on a Zen 5 core x 2, the CUDA CIFAR-10

@@ -3,11 +3,12 @@ written by either path resumes on the other.
 
 Each comparison trains the same seeded run twice from the same start, a few hundred steps, once with eager steps
 and once replaying its CUDA graph, and compares the parameters. The MLP's must be identical; the CNN's are with
-cuDNN's deterministic algorithms (its fastest ones may sum in a different order on every call). An optimizer that
-torch captures with `capturable=True` (Adam) keeps its step count on the GPU and computes its bias corrections
-there in float32, not on the host in float64, so its updates differ in the last bits; and Adam divides by the root
-of its second moment, which is tiny once the data are fitted, so such differences grow (on an H200 the parameters
-were 2 % apart after 315 steps of the CNN on 4,000 images, both at a training loss below 1e-6). Its row passes when
+cuDNN's deterministic algorithms (its fastest ones may sum in a different order on every call). Adam on CUDA takes
+its fused step both ways (one kernel, the step count on the GPU): identical too. Where Adam is not fused (the CPU's
+stand-in), the captured one (`capturable=True`) computes its bias corrections on the device in float32, not on the
+host in float64, so its updates differ in the last bits; and Adam divides by the root of its second moment, which is
+tiny once the data are fitted, so such differences grow (on an H200, with the multi-tensor step, the parameters were
+2 % apart after 315 steps of the CNN on 4,000 images, both at a training loss below 1e-6). Such a row passes when
 the two runs' training losses agree every epoch (LOSS_AGREEMENT) and says how far apart the parameters are.
 On the CPU (the tests) an eager stand-in of the capture runs the same bookkeeping.
 """
@@ -24,9 +25,9 @@ from . import experiment
 from .experiment import RunConfig, run
 from .graphs import GraphedSteps, StepPath, captures_step, eager_capture
 from .preparation import prepare_run
-from .training import train_one_epoch
+from .training import fuses, train_one_epoch
 
-LOSS_AGREEMENT = (1e-3, 1e-5)  # relative, absolute: training losses of eager and capturable Adam that agree
+LOSS_AGREEMENT = (1e-3, 1e-5)  # relative, absolute: training losses of eager and captured Adam (not fused) that agree
 
 
 def table_row(check: str, started: float, ok: bool, detail: str) -> tuple:
@@ -80,13 +81,14 @@ def losses_agree(a: list[tuple], b: list[tuple]) -> bool:
 
 def same_numbers_rows(device: str, root: Path, size: dict) -> list[tuple]:
     """Eager and graphed training compared: identical where the arithmetic is the same, else how far apart."""
-    rows = []
+    rows, fused = [], fuses(torch.optim.Adam, torch.device(device).type)
     base = dict(device=device, pipeline="resident", epochs=1, train_subset=size["train_subset"],
                 test_subset=size["test_subset"])
     cases = (("MLP SGD", RunConfig("mnist", "mlp", lr=0.1, **base), False, True),
              ("MLP Adagrad, eager step", RunConfig("mnist", "mlp", optimizer="Adagrad", lr=0.01, **base), False, True),
              ("CNN SGD, deterministic cuDNN", RunConfig("cifar10", "cnn", lr=0.05, **base), True, True),
-             ("CNN Adam, capturable", RunConfig("cifar10", "cnn", optimizer="Adam", lr=1e-3, **base), True, False))
+             ("CNN Adam, " + ("fused" if fused else "capturable"),
+              RunConfig("cifar10", "cnn", optimizer="Adam", lr=1e-3, **base), True, fused))
     epochs = size["graph_epochs"]
     for name, config, deterministic, identical in cases:
         started = time.perf_counter()
@@ -128,7 +130,7 @@ def cut_in_epoch_2():
 def resume_switch_rows(device: str, root: Path, size: dict) -> list[tuple]:
     """A checkpoint written with eager steps resumes graphed, and the other way round: the MLP (SGD) ends exactly
     where the uninterrupted eager run ends; Adam (its optimizer state brought to the other path) runs to its end."""
-    rows = []
+    rows, fused = [], fuses(torch.optim.Adam, torch.device(device).type)
     base = dict(device=device, pipeline="resident", epochs=3, train_subset=size["train_subset"],
                 test_subset=size["test_subset"])
     for optimizer, lr in (("SGD", 0.1), ("Adam", 1e-3)):

@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .training import optimizer_class, synchronize, train_one_epoch
+from .training import fuses, optimizer_class, synchronize, train_one_epoch
 
 WARMUP_STEPS = 3  # eager steps on a side stream before capture, as PyTorch's CUDA-graph notes do
 # Every name of torch the CUDA path calls: the course's torch 1.13.1 has them all (tests/test_graphs.py checks).
@@ -69,22 +69,25 @@ def step_path(device_type: str, pipeline: str, optimizer: str, enabled: bool = T
         return StepPath(False, False, f"eager: torch {module.__version__} has no CUDA graphs")
     cls = optimizer_class(optimizer)
     if captures_step(cls):
-        return StepPath(True, True, f"graphed: forward, loss, backward and {cls.__name__}'s step in one CUDA graph")
+        update = "fused step" if fuses(cls, device_type) else "step"
+        return StepPath(True, True, f"graphed: forward, loss, backward and {cls.__name__}'s {update} in one CUDA graph")
     return StepPath(True, False, f"graphed: forward, loss and backward; {cls.__name__}'s step eagerly after each "
                                  f"replay (torch {module.__version__} cannot capture it)")
 
 
-def conform_capturable(optimizer: torch.optim.Optimizer, capturable: bool) -> None:
-    """After loading a checkpoint written by the other path: the optimizer computes as this run does (a loaded
-    state dict brings its groups' `capturable`), its step counts on the GPU if captured, else on the host."""
+def conform_optimizer(optimizer: torch.optim.Optimizer) -> None:
+    """After loading a checkpoint (written by the other path, or before the fused update was used): the optimizer
+    computes as it was made for this run (a loaded state dict brings its groups' `capturable`, `fused` and `foreach`),
+    its step counts on the GPU where it is captured or fused, else on the host."""
     for group in optimizer.param_groups:
-        if "capturable" not in group:
-            continue
-        group["capturable"] = capturable
+        for key in ("capturable", "fused", "foreach"):
+            if key in group and key in optimizer.defaults:
+                group[key] = optimizer.defaults[key]
+        on_device = group.get("capturable") or group.get("fused")
         for p in group["params"]:
             step = optimizer.state.get(p, {}).get("step")
             if torch.is_tensor(step):
-                optimizer.state[p]["step"] = step.to(p.device if capturable else "cpu", torch.float32)
+                optimizer.state[p]["step"] = step.to(p.device if on_device else "cpu", torch.float32)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import torch
 
 from . import data as datamod
 from . import pipelines
-from .graphs import GraphedSteps, StepPath, conform_capturable, step_path
+from .graphs import GraphedSteps, StepPath, conform_optimizer, step_path
 from .models import build_model
 from .runconfig import RunConfig
 from .training import exact_float32, make_optimizer, restore_random_state
@@ -40,7 +40,7 @@ class PreparedRun:
         """Continue from a checkpoint: model, optimizer (computing as this run's path does) and every random state."""
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
-        conform_capturable(self.optimizer, self.path.optimizer_in_graph)
+        conform_optimizer(self.optimizer)
         restore_random_state(checkpoint["rng"], self.generators, self.device)
 
     def steps_record(self) -> dict:

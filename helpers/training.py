@@ -38,21 +38,36 @@ def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
     return known[key]
 
 
+# Optimizers whose fused update (one kernel for all parameters, torch >= 1.13 for Adam) a CUDA run uses: on the CNN
+# Adam's multi-tensor step is a dozen kernels, a fifth of a graphed step on an H200 (docs/maintaining.md).
+FUSED_ON_CUDA = ("Adam", "AdamW")
+
+
+def fuses(cls: type[torch.optim.Optimizer], device_type: str) -> bool:
+    """True if a run on this device type steps the optimizer with its fused update (CUDA, where torch has one)."""
+    return (device_type == "cuda" and cls.__name__ in FUSED_ON_CUDA
+            and "fused" in inspect.signature(cls.__init__).parameters)
+
+
 def make_optimizer(name: str, parameters, lr: float, device: torch.device,
                    foreach: bool | None = None, capturable: bool = False) -> torch.optim.Optimizer:
-    """The named torch.optim optimizer; on CUDA with its multi-tensor (foreach) update where torch has one.
+    """The named torch.optim optimizer; on CUDA with its fused update where torch has one (fuses), else its
+    multi-tensor (foreach) update where torch has one.
 
-    foreach computes the same update as the per-parameter loop in fewer, larger kernels: torch 2 picks it
-    by itself on CUDA, torch 1.13 only when asked. The CPU keeps torch's default (the loop). `foreach`
-    True or False asks for one of the two explicitly (to measure the difference); None is the choice above.
-    `capturable` keeps the optimizer's step count on the GPU, so that its step can be captured in a CUDA graph
-    (helpers.graphs), where the optimizer has that option.
+    Both compute the per-parameter loop's update in fewer, larger kernels (rounded differently: runs record which,
+    helpers.graphs.step_path): torch 2 picks foreach by itself on CUDA, torch 1.13 only when asked. The CPU keeps
+    torch's default (the loop). `foreach` True or False asks for one of the two explicitly instead of the fused
+    update (to measure the difference); None is the choice above. `capturable` keeps the optimizer's step count on
+    the GPU, so that its step can be captured in a CUDA graph (helpers.graphs), where the optimizer has that option.
     """
     cls = optimizer_class(name)
-    if foreach is None:
-        foreach = True if device.type == "cuda" else None
     options = inspect.signature(cls.__init__).parameters
-    kwargs = {"foreach": foreach} if foreach is not None and "foreach" in options else {}
+    if foreach is None and fuses(cls, device.type):
+        kwargs = {"fused": True}
+    else:
+        if foreach is None:
+            foreach = True if device.type == "cuda" else None
+        kwargs = {"foreach": foreach} if foreach is not None and "foreach" in options else {}
     if capturable and "capturable" in options:
         kwargs["capturable"] = True
     return cls(parameters, lr=lr, **kwargs)

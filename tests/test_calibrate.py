@@ -66,12 +66,13 @@ def test_the_cpu_part_measures_the_cpu_kinds_and_the_loader_on_one_core(stand_in
 
 
 def test_the_cuda_part_measures_graphed_kinds_twice_and_the_toggles(stand_ins, monkeypatch):
-    """On the GPU each resident kind has its eager twin row, and the CNN its TF32 and eager-step toggles, each
-    timed against the run as trained just before; here the code runs on the CPU with measure() recorded."""
+    """On the GPU each resident kind has its eager twin row, and the CNN its toggles (TF32, eager steps, Adam's
+    multi-tensor step, SGD at larger batches), each timed against the run as trained just before; here the code
+    runs on the CPU with measure() recorded."""
     asked = []
 
     def measure(config, data_root, graphs=True, **toggles):
-        asked.append((config.model, config.optimizer, graphs, toggles))
+        asked.append((config.model, config.optimizer, graphs, toggles, config.batch_size))
         return {"kind": [config.dataset, config.model, config.device, config.pipeline, config.optimizer],
                 "train": 1.0 if graphs else 3.0, "steps": {"graphed": graphs}, "graphed": graphs, "first_train": 2.0,
                 "first_eval": 0.1, "eval": 0.1, "full_epoch": 1.1, "images": [450, 150], "status": "completed",
@@ -83,10 +84,14 @@ def test_the_cuda_part_measures_graphed_kinds_twice_and_the_toggles(stand_ins, m
     assert len(rows) == 12 and all(r["kind"][2:4] == ["cuda", "resident"] for r in rows)
     asked.clear()
     toggled = calibrate.toggles(calibrate.kinds_of_part("cuda", "cuda", 0.01, 2, stand_ins), stand_ins)
-    assert [(t["optimizer"], t["variant"]) for t in toggled] == [(o, v) for o in ("SGD", "Adam")
-                                                                 for v in (estimates.TF32, estimates.EAGER)]
-    assert [(o, g, t) for _, o, g, t in asked] == [(o, g, t) for o in ("SGD", "Adam")
-                                                   for g, t in ((True, {}), (True, {"tf32": True}), (False, {}))]
+    fill = [estimates.batch_variant(n) for n in calibrate.FILL_BATCHES]
+    assert [(t["optimizer"], t["variant"]) for t in toggled] == (
+        [("SGD", v) for v in (estimates.TF32, estimates.EAGER, *fill)]
+        + [("Adam", v) for v in (estimates.TF32, estimates.EAGER, estimates.FOREACH)])
+    as_trained = [(True, {}, 64), (True, {"tf32": True}, 64), (False, {}, 64)]
+    assert [(o, g, t, b) for _, o, g, t, b in asked] == (
+        [("SGD", *a) for a in as_trained + [(True, {}, n) for n in calibrate.FILL_BATCHES]]
+        + [("Adam", *a) for a in as_trained + [(True, {"foreach": True}, 64)]])
     assert all(t["ratio"] == t["train"] / t["as_trained"] for t in toggled)
 
 
@@ -139,14 +144,20 @@ def proposal_toggles(tf32: float, as_trained: float) -> list[dict]:
     return [{"optimizer": "SGD", "variant": estimates.TF32, "train": tf32, "as_trained": as_trained}]
 
 
-def test_tf32_foreach_and_capturable_are_explicit_and_default_to_todays_behaviour():
+def test_tf32_foreach_fused_and_capturable_are_explicit_with_a_default_per_device():
     params = [torch.nn.Parameter(torch.zeros(2))]
     cuda, cpu = torch.device("cuda"), torch.device("cpu")  # only their type decides; nothing runs on them
-    assert make_optimizer("Adam", params, 0.1, cuda).defaults["foreach"] is True
+    assert make_optimizer("RMSprop", params, 0.1, cuda).defaults["foreach"] is True
+    assert make_optimizer("Adam", params, 0.1, cuda, foreach=True).defaults["foreach"] is True
     assert make_optimizer("Adam", params, 0.1, cuda, foreach=False).defaults["foreach"] is False
+    assert not make_optimizer("Adam", params, 0.1, cuda, foreach=True).defaults["fused"]
     assert make_optimizer("Adam", params, 0.1, cpu).defaults["foreach"] is None
-    assert make_optimizer("Adam", params, 0.1, cuda).defaults["capturable"] is False
-    assert make_optimizer("Adam", params, 0.1, cuda, capturable=True).defaults["capturable"] is True
+    assert not make_optimizer("Adam", params, 0.1, cpu).defaults["fused"]
+    assert make_optimizer("Adam", params, 0.1, cpu).defaults["capturable"] is False
+    assert make_optimizer("Adam", params, 0.1, cpu, capturable=True).defaults["capturable"] is True
+    if int(torch.__version__.split(".")[0]) >= 2:  # torch 1.x makes a fused Adam of CUDA parameters only
+        fused = make_optimizer("Adam", params, 0.1, cuda, capturable=True).defaults
+        assert fused["fused"] and not fused["foreach"] and fused["capturable"]
     assert "capturable" not in make_optimizer("SGD", params, 0.1, cuda, capturable=True).defaults  # needs none
     saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.benchmark)
     try:

@@ -10,11 +10,11 @@ import torch
 
 from helpers import graphs
 from helpers.experiment import RunConfig, run
-from helpers.graphs import GraphedSteps, StepPath, conform_capturable, eager_capture, step_path
+from helpers.graphs import GraphedSteps, StepPath, conform_optimizer, eager_capture, step_path
 from helpers.preparation import prepare_run
 from helpers.profiles import settings
 from helpers.errors import UserError
-from helpers.training import make_optimizer, train_one_epoch
+from helpers.training import fuses, make_optimizer, train_one_epoch
 
 CPU = torch.device("cpu")
 
@@ -45,6 +45,14 @@ def test_the_optimizer_step_is_captured_where_this_torch_can(name, in_graph):
     path = step_path("cuda", "resident", name)
     assert path.graphed and path.optimizer_in_graph == in_graph
     assert ("step eagerly after each replay" in path.reason) != in_graph
+
+
+def test_adam_steps_fused_on_cuda_and_its_graphed_run_says_so():
+    # Every CUDA torch the project runs on has Adam's fused update (the course's 1.13.1 too, not AdamW's there).
+    assert fuses(torch.optim.Adam, "cuda") and not fuses(torch.optim.Adam, "cpu")
+    assert not any(fuses(cls, "cuda") for cls in (torch.optim.SGD, torch.optim.RMSprop, torch.optim.Adagrad))
+    assert "Adam's fused step in one CUDA graph" in step_path("cuda", "resident", "Adam").reason
+    assert "SGD's step in one CUDA graph" in step_path("cuda", "resident", "SGD").reason
 
 
 def test_an_unknown_optimizer_is_a_user_error_before_anything_is_graphed():
@@ -153,11 +161,28 @@ def test_a_loaded_state_computes_as_this_run_does(tmp_path):
     graphed = make_optimizer("Adam", params, 0.1, CPU, capturable=True)
     assert graphed.defaults["capturable"] is True
     graphed.load_state_dict(saved)  # brings the eager run's capturable=False along
-    conform_capturable(graphed, True)
+    conform_optimizer(graphed)
     assert graphed.param_groups[0]["capturable"] is True
-    conform_capturable(graphed, False)
-    assert graphed.param_groups[0]["capturable"] is False and graphed.state[params[0]]["step"].device.type == "cpu"
-    assert float(graphed.state[params[0]]["step"]) == 1.0
+    back = make_optimizer("Adam", params, 0.1, CPU)
+    back.load_state_dict(graphed.state_dict())
+    conform_optimizer(back)
+    assert back.param_groups[0]["capturable"] is False and back.state[params[0]]["step"].device.type == "cpu"
+    assert float(back.state[params[0]]["step"]) == 1.0
+
+
+@pytest.mark.skipif(int(torch.__version__.split(".")[0]) < 2, reason="torch 1.x fuses Adam on CUDA only")
+def test_a_state_saved_before_the_fused_update_steps_fused_once_loaded():
+    params = [torch.nn.Parameter(torch.ones(3))]
+    multi = make_optimizer("Adam", params, 0.1, CPU, foreach=True)
+    params[0].grad = torch.ones(3)
+    multi.step()
+    fused = torch.optim.Adam(params, lr=0.1, fused=True)  # what make_optimizer gives a CUDA run
+    fused.load_state_dict(multi.state_dict())
+    assert fused.param_groups[0]["foreach"] is True and not fused.param_groups[0]["fused"]
+    conform_optimizer(fused)
+    assert fused.param_groups[0]["fused"] and not fused.param_groups[0]["foreach"]
+    fused.step()  # a fused update with a loaded multi-tensor state: no error, the count goes on
+    assert float(fused.state[params[0]]["step"]) == 2.0
 
 
 # ---------------------------------------------------------------------------------------------
