@@ -7,12 +7,16 @@ optimizer, timed on one core of the measuring machine with one torch thread (hel
 - CPU: S * t, S = COURSE_CORE_SLOWDOWN: how much longer the course's core takes for the same Python, PIL and
   one-thread torch work (assumed, see there).
 - CUDA, resident: the host (Python and kernel launches, on the task's one core) and the GPU overlap, so an epoch
-  takes the longer of the two: max(S * t, t_gpu * P / P_course). t_gpu = F / (eta * P): F the epoch's FLOPs (3
-  forward passes per training image, 1 per evaluated one), P the measuring GPU's fp32 peak (FP32_PEAK) against the
-  RTX 2080 Ti's 13.4 TFLOP/s (its memory bandwidth is about 5x lower too), eta the share of the peak the CNN
-  reaches (`efficiency`, from its TF32 toggle; ASSUMED_EFFICIENCY without it). S * t bounds the host part from
-  above: where the GPU was the longer part, t is more than the host's. Counting all of the measured GPU time as
-  arithmetic that scales with the fp32 peak makes this an upper bound: a graphed epoch also waits on small kernels.
+  takes the longer of the two: max(S * t, F / (eta * P_course)). F is the epoch's FLOPs (3 forward passes per
+  training image, 1 per evaluated one), P_course the RTX 2080 Ti's fp32 peak (13.4 TFLOP/s, GPUS), eta the share
+  of its peak the CNN reaches at batches of 64 (`efficiency`). Batches of 64 leave a big GPU far from full (an H200
+  trains the CNN's epoch 1.7x faster at batch 256); a GPU is as full at batch 64 as the measuring one at batch
+  64 * k, k the ratio of the threads the two hold at once (H200: 3.9), so eta is measured there: the CNN's SGD run
+  at the calibrated batch nearest 64 * k, where the GPU bounds the epoch (TF32 shortens the run as trained: then
+  larger batches, fewer steps, are GPU-bound too); without that, ASSUMED_EFFICIENCY. S * t bounds the host part
+  from above: where the GPU was the longer part, t is more than the host's. Memory-bound kernels (element-wise
+  ones, the optimizers' updates) scale with the bandwidth, 7.8x lower on the course GPU than on an H200: an
+  estimate, not a bound.
 - CUDA, template: the loader process (`num_workers=1`: PIL, ToTensor and Normalize per image) and the training loop
   share the task's one core, so their work adds up: S * l + the resident estimate of the same dataset and model,
   l the loader's measured seconds per full-size epoch on one core. Without l: S * t, at least the resident estimate.
@@ -23,6 +27,7 @@ cpu` in its env), the CUDA kinds on a GPU (`--part cuda`); docs/maintaining.md s
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -32,9 +37,11 @@ from .data import OFFICIAL_SIZES
 from .models import build_model
 from .profiles import PROFILES
 
-# fp32 FLOP/s without tensor cores (vendor figures), by a part of the device name; the first match counts.
-FP32_PEAK = (("H100 PCIe", 51.2e12), ("H100 NVL", 60.0e12), ("H100", 66.9e12), ("H200", 66.9e12),
-             ("A100", 19.5e12), ("RTX 2080 Ti", 13.4e12))
+# fp32 FLOP/s without tensor cores and threads resident at once (SMs x threads per SM), by a part of the device
+# name (vendor figures); the first match counts.
+GPUS = (("H100 PCIe", 51.2e12, 114 * 2048), ("H100 NVL", 60.0e12, 132 * 2048), ("H100", 66.9e12, 132 * 2048),
+        ("H200", 66.9e12, 132 * 2048), ("A100", 19.5e12, 108 * 2048), ("RTX 2080 Ti", 13.4e12, 68 * 1024))
+TRAINED_BATCH = 64  # the template's batch size (RunConfig's default): the batches a run as trained steps on
 ASSUMED_EFFICIENCY = 1 / 3    # the fraction of the fp32 peak the CNN reaches, where its toggles give no figure
 # Assumed, not measured (no course node at hand): a 2017 Zen 1 core at 2.9 GHz boost against the 2023-25 server
 # cores that measure (3.7-3.8 GHz boost; 1.4-1.7x the work per clock by published single-thread scores). The cores
@@ -76,9 +83,20 @@ def kind(config) -> tuple[str, str, str, str]:
     return config.dataset, config.model, config.device, config.pipeline
 
 
+def gpu_figures(device_name: str) -> tuple[float, int] | None:
+    """The GPU's fp32 (non-tensor) peak in FLOP/s and the threads it holds at once, or None for one not in GPUS."""
+    return next(((peak, threads) for part, peak, threads in GPUS if part in device_name), None)
+
+
 def peak_flops(device_name: str) -> float | None:
-    """The GPU's fp32 (non-tensor) peak in FLOP/s, or None for a device not in FP32_PEAK."""
-    return next((peak for part, peak in FP32_PEAK if part in device_name), None)
+    """The GPU's fp32 (non-tensor) peak in FLOP/s, or None for a device not in GPUS."""
+    figures = gpu_figures(device_name)
+    return figures[0] if figures else None
+
+
+def course_fill_batch(device_name: str) -> float:
+    """The batch size at which the measuring GPU is as full as the course GPU at batches of 64 (threads ratio)."""
+    return TRAINED_BATCH * gpu_figures(device_name)[1] / gpu_figures(COURSE_GPU)[1]
 
 
 def forward_flops(model: str, dataset: str) -> float:
@@ -95,11 +113,13 @@ def forward_flops(model: str, dataset: str) -> float:
     return total[0]
 
 
-def efficiency(rows: list[dict], toggled: list[dict], peak: float | None) -> float | None:
-    """The share of the fp32 peak that the CNN's training reaches on the measured GPU (None: no figure). Host and GPU
-    overlap, an epoch takes the longer of the two. Where TF32 (faster arithmetic) shortens the run as trained, the
-    GPU is the longer part and the epoch's time is the GPU's (t: the run as trained, timed beside its toggles);
-    where it does not, the host bounds the epoch and its time says nothing of the GPU's."""
+def efficiency(rows: list[dict], toggled: list[dict], device_name: str) -> tuple[float, int] | None:
+    """The share of the fp32 peak that the CNN's training reaches on the measured GPU, filled as the course GPU is by
+    batches of 64, and the batch it was timed at (None: no figure). Host and GPU overlap, an epoch takes the longer of
+    the two. Where TF32 (faster arithmetic) shortens the run as trained, the GPU is the longer part and the epoch's
+    time is the GPU's (t: the run as trained, timed beside its toggles), and so at larger batches (fewer steps, less
+    host work); where it does not, the host bounds the epoch and its time says nothing of the GPU's."""
+    peak = peak_flops(device_name)
     cnn = next((r for r in rows if r["kind"][:4] == ["cifar10", "cnn", "cuda", "resident"]), None)
     mine = [t for t in toggled if cnn and t["optimizer"] == cnn["kind"][4]]
     variant = {t["variant"]: t["train"] for t in mine}
@@ -108,7 +128,10 @@ def efficiency(rows: list[dict], toggled: list[dict], peak: float | None) -> flo
     t = mine[0]["as_trained"]
     if variant[TF32] >= 0.9 * t:
         return None
-    return min(1.0, 3 * forward_flops("cnn", "cifar10") * cnn["images"][0] / (t * peak))
+    timed = {TRAINED_BATCH: t}
+    timed.update((int(name.split()[1]), seconds) for name, seconds in variant.items() if name.startswith("batch "))
+    batch = min(timed, key=lambda n: abs(math.log(n / course_fill_batch(device_name))))
+    return min(1.0, 3 * forward_flops("cnn", "cifar10") * cnn["images"][0] / (timed[batch] * peak)), batch
 
 
 def proposed_epoch_seconds(rows: list[dict], toggled: list[dict], device_name: str, loader: dict | None = None,
@@ -119,10 +142,12 @@ def proposed_epoch_seconds(rows: list[dict], toggled: list[dict], device_name: s
     Kinds not measured keep `base`'s figure (default: EPOCH_SECONDS)."""
     slowest = {tuple(row["kind"][:4]): row for row in sorted(rows, key=lambda r: r["full_epoch"])}  # the last stays
     peak, course = peak_flops(device_name), peak_flops(COURSE_GPU)
-    eta = efficiency(rows, toggled, peak)
-    model = (f"proposed, from {device_name}: fp32 peak {peak / 1e12:.1f} TFLOP/s, the CNN at {eta or ASSUMED_EFFICIENCY:.0%}"
-             f" of it ({'from its toggles' if eta else 'assumed'})" if peak else
-             f"proposed, from {device_name} (no fp32 peak known: CUDA kinds keep the built-in figures)")
+    measured = efficiency(rows, toggled, device_name)
+    eta = measured[0] if measured else ASSUMED_EFFICIENCY
+    share = ("assumed" if not measured else f"from its toggles, at batch {measured[1]}" + (
+        f": as full as the course GPU at {TRAINED_BATCH}" if measured[1] != TRAINED_BATCH else ""))
+    model = (f"proposed, from {device_name}: fp32 peak {peak / 1e12:.1f} TFLOP/s, the CNN at {eta:.0%} of it ({share})"
+             if peak else f"proposed, from {device_name} (no fp32 peak known: CUDA kinds keep the built-in figures)")
     model += f"; the course's core {slowdown:g}x slower (assumed)"
     base = EPOCH_SECONDS if base is None else base
     proposed, why = dict(base), dict.fromkeys(base, "kept: not measured")
@@ -136,9 +161,9 @@ def proposed_epoch_seconds(rows: list[dict], toggled: list[dict], device_name: s
             why[key] = f"measured {row['full_epoch']:.2f} s (one thread)"
         else:
             flops = forward_flops(net, dataset) * (3 * EPOCH_IMAGES[dataset][0] + EPOCH_IMAGES[dataset][1])
-            t_gpu = flops / ((eta or ASSUMED_EFFICIENCY) * peak)
-            proposed[key] = max(slowdown * row["full_epoch"], t_gpu * peak / course)
-            why[key] = f"measured {row['full_epoch']:.2f} s, of which GPU work {min(t_gpu, row['full_epoch']):.2f} s"
+            on_course = flops / (eta * course)  # the epoch's arithmetic on the course GPU
+            proposed[key] = max(slowdown * row["full_epoch"], on_course)
+            why[key] = f"measured {row['full_epoch']:.2f} s; its GPU work on the course GPU {on_course:.2f} s"
     for key in [k for k in base if k[2:] == ("cuda", "template")]:
         resident, row, seconds = key[:2] + ("cuda", "resident"), slowest.get(key), (loader or {}).get(key[0])
         if seconds is not None:

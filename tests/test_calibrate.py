@@ -124,7 +124,7 @@ def test_the_course_estimate_is_the_docstrings_arithmetic():
     assert proposed["mnist", "mlp", "cuda", "resident"] == pytest.approx(mlp_resident)
     assert proposed["mnist", "mlp", "cuda", "template"] == s * 6.0 and proposed["mnist", "mlp", "cpu", "resident"] == s * 1.9
     assert proposed["cifar10", "cnn", "cpu", "resident"] == EPOCH_SECONDS["cifar10", "cnn", "cpu", "resident"]
-    assert model.startswith("proposed, from NVIDIA H100 80GB HBM3") and f"{eta:.0%} of it (from its toggles)" in model
+    assert model.startswith("proposed, from NVIDIA H100 80GB HBM3") and f"{eta:.0%} of it (from its toggles, at batch 64)" in model
     assert model.endswith("the course's core 1.5x slower (assumed)")
     # The loader measured: it and the training loop share the course task's one core, their times add up.
     with_loader, why, _ = proposal(tf32=0.6, loader={"mnist": 2.5})
@@ -135,7 +135,8 @@ def test_the_course_estimate_is_the_docstrings_arithmetic():
     assert proposed["cifar10", "cnn", "cuda", "resident"] == pytest.approx(max(s * 1.1, cnn * 150000 / (h100 / 3) * ratio))
     assert "33% of it (assumed)" in model
     # Judged against the run as trained timed beside the toggles (1.0 s), not the row timed minutes before (0.9 s).
-    assert estimates.efficiency(rows, proposal_toggles(0.88, 1.0), h100) == pytest.approx(3 * cnn * 45000 / (1.0 * h100))
+    assert estimates.efficiency(rows, proposal_toggles(0.6, 1.0), "NVIDIA H100 80GB HBM3") == (
+        pytest.approx(3 * cnn * 45000 / (1.0 * h100)), 64)
     kept, _, _ = proposal(tf32=0.6, device="Some Future GPU")  # no known peak
     assert kept["cifar10", "cnn", "cuda", "resident"] == EPOCH_SECONDS["cifar10", "cnn", "cuda", "resident"]
 
@@ -179,3 +180,28 @@ def test_each_kind_is_timed_at_its_lowest_rate_where_nothing_diverges(stand_ins)
         lowest[key] = min(lowest.get(key, c.lr), c.lr)
     assert {calibrate.kind_of(c, "cuda"): c.lr for c in configs} == lowest
     assert lowest["cifar10", "cnn", "cuda", "resident", "Adam"] == 0.001  # not 0.1, where Adam stays at chance
+
+
+def test_the_course_gpu_is_filled_as_the_measuring_one_at_the_batch_of_the_threads_ratio():
+    """An H200 holds 3.9x the threads of an RTX 2080 Ti: batches of 64 fill the course GPU as batches of ~250 fill it,
+    so the CNN's share of the peak is measured at the timed batch nearest that (256), not at 64."""
+    assert estimates.course_fill_batch("NVIDIA H200") == pytest.approx(64 * 132 * 2048 / (68 * 1024))
+    assert estimates.course_fill_batch("RTX 2080 Ti") == 64  # measured on a course GPU: as trained
+    cnn = estimates.forward_flops("cnn", "cifar10")
+    rows = [{"kind": ["cifar10", "cnn", "cuda", "resident", "SGD"], "images": [45000, 15000], "train": 0.41,
+             "full_epoch": 0.43},
+            {"kind": ["cifar10", "cnn", "cuda", "resident", "Adam"], "images": [45000, 15000], "train": 0.46,
+             "full_epoch": 0.48}]
+    timed = {estimates.TF32: 0.30, estimates.batch_variant(128): 0.33, estimates.batch_variant(256): 0.25,
+             estimates.batch_variant(512): 0.22}
+    toggled = [{"optimizer": "SGD", "variant": v, "train": t, "as_trained": 0.41} for v, t in timed.items()]
+    eta, batch = estimates.efficiency(rows, toggled, "NVIDIA H200")
+    assert batch == 256 and eta == pytest.approx(3 * cnn * 45000 / (0.25 * 66.9e12))
+    proposed, why, model = estimates.proposed_epoch_seconds(rows, toggled, "NVIDIA H200", slowdown=2.0)
+    on_course = cnn * (3 * 45000 + 15000) / (eta * 13.4e12)
+    assert proposed["cifar10", "cnn", "cuda", "resident"] == pytest.approx(max(2.0 * 0.48, on_course))
+    assert "at batch 256: as full as the course GPU at 64" in model
+    assert f"its GPU work on the course GPU {on_course:.2f} s" in why["cifar10", "cnn", "cuda", "resident"]
+    # Where TF32 saves nothing, the host bounds batches of 64 and nothing is measured: the assumed share.
+    host_bound = [dict(t, train=0.40) if t["variant"] == estimates.TF32 else t for t in toggled]
+    assert estimates.efficiency(rows, host_bound, "NVIDIA H200") is None

@@ -77,8 +77,8 @@ def test_sweep_text_in_the_singular_and_plural():
     text = observed.optimizer_sweep(sweep(two))
     assert "Adam and RMSprop chose small rates (0.003 or below), as their per-parameter" in text
     assert "Stuck at chance (never above 15 % on the validation split): RMSprop at 0.1." in text
-    assert "No run diverged." in text
-    assert "No stored run diverged." in observed.optimizer_sweep(sweep({**two, ("SGD", 0.1): None}))
+    assert "No run of the sweep diverged." in text
+    assert "No stored run of the sweep diverged." in observed.optimizer_sweep(sweep({**two, ("SGD", 0.1): None}))
     learned = {key: run for key, run in two.items() if key != ("RMSprop", 0.1)}
     assert "No run stayed at chance." in observed.optimizer_sweep(sweep(learned))
     scored = "Of the runs scored on the validation split, none stayed at chance."
@@ -94,7 +94,7 @@ def test_sweep_names_each_chosen_rate_once_and_each_optimizer_once_per_list():
             ("Adam", 0.001): rate_run([0.3, 0.6], 0.001), ("RMSprop", 0.01): rate_run([0.3, 0.4], 0.01),
             ("RMSprop", 0.001): rate_run([0.3, 0.6], 0.001)}
     assert observed.optimizer_sweep(sweep(runs)) == (
-        "**Observed.** Chosen rates: SGD 0.1, Adam 0.001 and RMSprop 0.001. No run diverged. Stuck at chance "
+        "**Observed.** Chosen rates: SGD 0.1, Adam 0.001 and RMSprop 0.001. No run of the sweep diverged. Stuck at chance "
         "(never above 15 % on the validation split): SGD at 0.01 and 0.001; Adam at 0.1. Adam and RMSprop chose small "
         "rates (0.003 or below), as their per-parameter step normalisation predicts.")
 
@@ -140,7 +140,7 @@ def test_one_optimizer_is_described_never_ranked():
     assert not any(word in text for word in ("rank", "leads", "top-", "apart", "other optimizer", "separate"))
     two = observed.optimizer_ranking(rank_arms({"Adam": [make_history([0.3, 0.5])], "SGD": [make_history([0.2, 0.4])]}))
     assert "Final test accuracy ranks Adam" in two
-    assert "The best test accuracy (of 2 epochs run) came for Adam in epoch 2; SGD in epoch 2." in two
+    assert "The best test accuracy (of 2 epochs) came for Adam in epoch 2; SGD in epoch 2." in two
 
 
 def test_the_ranking_says_where_each_optimizer_peaked_and_how_far_it_slid_back():
@@ -148,12 +148,12 @@ def test_the_ranking_says_where_each_optimizer_peaked_and_how_far_it_slid_back()
     adam = make_history([0.518, 0.63, 0.654, 0.64, 0.62, 0.615], dataset="cifar10", model="cnn", optimizer="Adam")
     sgd = make_history([0.363, 0.5, 0.58, 0.6, 0.62, 0.618], dataset="cifar10", model="cnn")
     text = observed.optimizer_ranking(rank_arms({"SGD": [sgd], "Adam": [adam]}))
-    assert ("The best test accuracy (of 6 epochs run) came for SGD in epoch 5; Adam in epoch 3, 3.9 points above its "
+    assert ("The best test accuracy (of 6 epochs) came for SGD in epoch 5; Adam in epoch 3, 3.9 points above its "
             "final accuracy.") in text
     seeds = [make_history([0.5, 0.654, 0.615], seed=1), make_history([0.5, 0.66, 0.62], seed=2)]
     alone = observed.optimizer_ranking(rank_arms({"Adam": seeds}))
     assert ("The best test accuracy of Adam came in epoch 2 for every seed, on average 4.0 points above its final "
-            "accuracy, of 3 epochs run.") in alone
+            "accuracy, of 3 epochs.") in alone
 
 
 def test_a_tie_as_printed_is_no_superlative():
@@ -184,3 +184,21 @@ def test_what_prints_the_same_is_never_called_apart_or_different():
             make_history([0.9, 0.95, 0.96, 0.97], train_time=[1.0] * 4, device="cuda")]
     text = observed.devices(compare_devices(same))
     assert "the GPU trained equally fast as the CPU" in text and "compressed" not in text
+
+
+def test_seeds_that_diverged_are_named_in_the_ranking_and_left_out_of_the_slide():
+    """Real CIFAR-10, 30 epochs (H200): SGD at its chosen 0.1 trained to the end with seed 1 and diverged with seeds 2
+    and 3; the ranking names them as 3.3 does, and how far SGD slid back is its trained seed's, not a failure's."""
+    sgd = [make_history([0.3, 0.62, 0.6], seed=1),
+           make_history([0.3, 0.55, 0.1], seed=2, status="diverged"),
+           make_history([0.3, 0.58], seed=3, status="diverged")]
+    adam = [make_history([0.5, 0.63, 0.64], seed=s, optimizer="Adam", lr=0.001) for s in (1, 2, 3)]
+    text = observed.optimizer_ranking(rank_arms({"SGD": sgd, "Adam": adam}))
+    assert ("SGD diverged with seeds 2 and 3 (its loss became non-finite in epochs 3 and 2), at the rate 0.1 chosen on "
+            "its first seed (seed 1), which trained to the end: at that rate SGD is at the edge of stability.") in text
+    assert "The best test accuracy (of 3 epochs, or until a run diverged) came for" in text
+    assert "SGD in epochs 2, 2 and 2 (by seed)" in text or "SGD in epoch 2 for every seed" in text
+    assert "above its final accuracy" not in text.split("SGD in epoch")[-1]  # seed 1 slid 2 points: not notable
+    slid = [make_history([0.3, 0.7, 0.6], seed=1), make_history([0.3, 0.55, 0.1], seed=2, status="diverged")]
+    text = observed.optimizer_ranking(rank_arms({"SGD": slid, "Adam": adam}))
+    assert "10.0 points above its final accuracy (diverged seeds left out)" in text  # not (10 + 45) / 2

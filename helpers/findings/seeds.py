@@ -56,8 +56,9 @@ class Arm:
 
     @property
     def slide(self) -> float | None:
-        """How far the best test accuracy lies above the final one, mean over the seeds (None: no run)."""
-        return _mean(r.best_accuracy - r.final_accuracy for r in self.runs)
+        """How far the best test accuracy lies above the final one, mean over the seeds that trained to the end (a
+        diverged run's last accuracy measures its failure; None: no such seed)."""
+        return _mean(r.best_accuracy - r.final_accuracy for r in self.runs if not r.diverged)
 
     @property
     def seeds(self) -> tuple[int, ...]:

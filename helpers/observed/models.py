@@ -161,15 +161,15 @@ def model_comparison(c: ModelComparison) -> str:
     return " ".join(text)
 
 
-def diverged(a: Arm) -> str:
+def diverged(a: Arm, article: str = "the ") -> str:
     """The seeds of an arm that diverged, where, and, where its first seed (on which a rate is chosen) trained to the
-    end, what that says of the rate."""
+    end, what that says of the rate ("the " names the arm "the CNN", "" names it "SGD")."""
     seeds, epochs = a.diverged_seeds, a.diverged_epochs
-    first = a.runs[0]
+    first, name = a.runs[0], f"{article}{a.label}"
     edge = (f", at the rate {rate(first.lr)} chosen on its first seed (seed {first.seed}), which trained to the end: at "
-            f"that rate the {a.label} is at the edge of stability" if not first.diverged and len(a.lrs) == 1 else "")
-    return (f"The {a.label} diverged with {plural(len(seeds), 'seed')} {join_words(seeds)} (its loss became non-finite in "
-            f"{plural(len(epochs), 'epoch')} {join_words(epochs)}){edge}.")
+            f"that rate {name} is at the edge of stability" if not first.diverged and len(a.lrs) == 1 else "")
+    return (f"{name[0].upper()}{name[1:]} diverged with {plural(len(seeds), 'seed')} {join_words(seeds)} (its loss became "
+            f"non-finite in {plural(len(epochs), 'epoch')} {join_words(epochs)}){edge}.")
 
 
 def _overfitting_over_seeds(judgements: tuple[Overfitting, ...], overfit: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..findings import CHANCE, CHANCE_MARGIN, Arm, OptimizerRanking, OptimizerSweep, notable_fall
 from ..findings.selection import SMALL_RATE
 from ..formatting import join_words, pct, plural, points, rate
-from .models import epochs_phrase, jagged, spread
+from .models import diverged, epochs_phrase, jagged, spread
 from .rates import _rates
 from .runs import OBSERVED
 
@@ -25,7 +25,7 @@ def optimizer_sweep(s: OptimizerSweep) -> str:
                         for opt, c in s.choices)
     text = [f"{plural(len(s.choices), 'Chosen rate')}: {chosen}."]
     text.append(f"Diverged runs: {_by_optimizer(s.diverged)}." if s.diverged else
-                f"No {'stored ' if s.missing else ''}run diverged.")
+                f"No {'stored ' if s.missing else ''}run of the sweep diverged.")
     if s.at_chance:
         text.append(f"Stuck at chance (never above {pct(CHANCE + CHANCE_MARGIN, 0)} on the validation split): "
                     f"{_by_optimizer(s.at_chance)}.")
@@ -70,8 +70,10 @@ def _overlapping(group, apart_pairs) -> str:
 def _peak(a: Arm) -> str:
     """Return where an arm's best test accuracy came, and how far above its final one where that is a notable fall:
     "in epoch 6, 3.9 points above its final accuracy"."""
-    far = (f", {'on average ' if a.n > 1 else ''}{points(a.slide)} above its final accuracy"
-           if notable_fall(a.slide) else "")
+    trained_to_the_end = a.n - len(a.diverged_seeds)
+    far = (f", {'on average ' if trained_to_the_end > 1 else ''}{points(a.slide)} above its final accuracy"
+           + (" (diverged seeds left out)" if a.diverged_seeds else "")
+           if a.slide is not None and notable_fall(a.slide) else "")
     return f"in {epochs_phrase(s.best_epoch for s in a.runs)}{far}"
 
 
@@ -84,6 +86,7 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
         text = [f"{r.arms[0].label} reached {spread(r.arms[0])} final test accuracy."]
     else:
         text = [f"Final test accuracy ranks {join_words(f'{a.label} {spread(a)}' for a in r.arms)}."]
+    text += [diverged(a, article="") for a in r.arms if a.diverged_seeds]
     if r.groups is None:
         if len(r.arms) > 1:
             text.append("Single seed: there is no spread to compare these differences against.")
@@ -130,8 +133,9 @@ def optimizer_ranking(r: OptimizerRanking) -> str:
         text.append(f"The final gap between training accuracy (running average over the last epoch) and test accuracy "
                     f"is widest for {level(r.widest_gap)} and narrowest for {level(r.narrowest_gap)}.")
     runs = [s for a in r.arms for s in a.runs]
-    epochs = plural(max(s.epochs_run for s in runs), "epoch")
-    run = f"of {join_words(dict.fromkeys(s.epochs_run for s in runs))} {epochs} run"
+    longest = max(s.epochs_run for s in runs)
+    run = f"of {longest} {plural(longest, 'epoch')}" + (
+        ", or until a run diverged" if any(s.diverged for s in runs) else "")
     if len(r.arms) == 1:
         text.append(f"The best test accuracy of {r.arms[0].label} came {_peak(r.arms[0])}, {run}.")
     else:  # every optimizer's: one that peaks early and slides back is the adaptive methods' early lead, or overfitting
