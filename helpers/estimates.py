@@ -14,8 +14,10 @@ optimizer, timed on one core of the measuring machine with one torch thread (hel
   64 * k, k the ratio of the threads the two hold at once (H200: 3.9), so eta is measured there: the CNN's SGD run
   at the calibrated batch nearest 64 * k, where the GPU bounds the epoch (TF32 shortens the run as trained: then
   larger batches, fewer steps, are GPU-bound too); without that, ASSUMED_EFFICIENCY. S * t bounds the host part
-  from above: where the GPU was the longer part, t is more than the host's. Memory-bound kernels (element-wise
-  ones, the optimizers' updates) scale with the bandwidth, 7.8x lower on the course GPU than on an H200: an
+  from above: where the GPU was the longer part, t is more than the host's. Checked on an H200 that MPS limited to
+  the 2080 Ti's threads (26 %): batch 64 took 0.84 s an epoch where this rule predicts 0.98 s from the whole H200 at
+  batch 256 (reference/h200-2026-12-04/session/4/). Memory-bound kernels (element-wise ones, the optimizers' updates)
+  scale with the bandwidth, 7.8x lower on the course GPU than on an H200, which the rule does not count: an
   estimate, not a bound.
 - CUDA, template: the loader process (`num_workers=1`: PIL, ToTensor and Normalize per image) and the training loop
   share the task's one core, so their work adds up: S * l + the resident estimate of the same dataset and model,
