@@ -63,8 +63,8 @@ def test_a_chosen_rate_at_or_above_the_reference_says_no_lower_rate_was_needed()
             0.001: rate_run([0.2, 0.3, 0.35], 0.001)}
     text = observed.learning_rate_choice(choose_learning_rate(runs, reference=0.1))
     assert ("The chosen rate is 0.1, equal to the MLP's 0.1, with a mean validation accuracy of 57.3 % over the last 3 "
-            "epochs. Every lower candidate (0.01 and 0.001) scored below it, so in these runs the CNN did not need a "
-            "lower rate than the MLP's.") in text
+            "epochs. Every lower candidate (0.01 and 0.001) scored below it, so in the sweep (one seed per rate) the "
+            "CNN did not need a lower rate than the MLP's.") in text  # other seeds may diverge at it (3.3, 30 epochs)
     unknown = observed.learning_rate_choice(choose_learning_rate({**runs, 0.001: None}, reference=0.1))
     assert "did not need" not in unknown  # a lower rate without a run might have scored better
     assert "did not need" not in observed.learning_rate_choice(choose_learning_rate(runs, reference=1.0))  # lower

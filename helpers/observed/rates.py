@@ -31,8 +31,8 @@ def learning_rate_choice(c: LearningRateChoice, model: str = "CNN", reference_na
             text.append(f"{_rates(c.tied)} scored {pct(o.score)} as well; of equal scores the smaller rate is taken, "
                         "further from divergence.")
         if c.lower_all_below:
-            text.append(f"Every lower candidate ({_rates(c.lower_all_below)}) scored below it, so in these runs the "
-                        f"{model} did not need a lower rate than {reference_name}.")
+            text.append(f"Every lower candidate ({_rates(c.lower_all_below)}) scored below it, so in the sweep (one "
+                        f"seed per rate) the {model} did not need a lower rate than {reference_name}.")
         if len(c.outcomes) == 1:
             text.append("It was the only candidate, so this is no choice among rates.")
         if o.at_chance:
