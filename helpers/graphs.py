@@ -75,21 +75,6 @@ def step_path(device_type: str, pipeline: str, optimizer: str, enabled: bool = T
                                  f"replay (torch {module.__version__} cannot capture it)")
 
 
-def conform_optimizer(optimizer: torch.optim.Optimizer) -> None:
-    """After loading a checkpoint (written by the other path, or before the fused update was used): the optimizer
-    computes as it was made for this run (a loaded state dict brings its groups' `capturable`, `fused` and `foreach`),
-    its step counts on the GPU where it is captured or fused, else on the host."""
-    for group in optimizer.param_groups:
-        for key in ("capturable", "fused", "foreach"):
-            if key in group and key in optimizer.defaults:
-                group[key] = optimizer.defaults[key]
-        on_device = group.get("capturable") or group.get("fused")
-        for p in group["params"]:
-            step = optimizer.state.get(p, {}).get("step")
-            if torch.is_tensor(step):
-                optimizer.state[p]["step"] = step.to(p.device if on_device else "cpu", torch.float32)
-
-
 # ---------------------------------------------------------------------------------------------
 # Capture: the real one on CUDA, and an eager stand-in with the same bookkeeping (tests on the CPU)
 # ---------------------------------------------------------------------------------------------

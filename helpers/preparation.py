@@ -11,7 +11,7 @@ import torch
 
 from . import data as datamod
 from . import pipelines
-from .graphs import GraphedSteps, StepPath, conform_optimizer, step_path
+from .graphs import GraphedSteps, StepPath, step_path
 from .models import build_model
 from .runconfig import RunConfig
 from .training import exact_float32, make_optimizer, restore_random_state
@@ -46,6 +46,21 @@ class PreparedRun:
     def steps_record(self) -> dict:
         """How the run's steps were computed (graphed or eager, and why), for its environment record."""
         return self.steps.record() if self.steps is not None else self.path.record()
+
+
+def conform_optimizer(optimizer: torch.optim.Optimizer) -> None:
+    """After loading a checkpoint (written by the other path, or before the fused update was used): the optimizer
+    computes as it was made for this run (a loaded state dict brings its groups' `capturable`, `fused` and `foreach`),
+    its step counts on the GPU where it is captured or fused, else on the host."""
+    for group in optimizer.param_groups:
+        for key in ("capturable", "fused", "foreach"):
+            if key in group and key in optimizer.defaults:
+                group[key] = optimizer.defaults[key]
+        on_device = group.get("capturable") or group.get("fused")
+        for p in group["params"]:
+            step = optimizer.state.get(p, {}).get("step")
+            if torch.is_tensor(step):
+                optimizer.state[p]["step"] = step.to(p.device if on_device else "cpu", torch.float32)
 
 
 def prepare_run(config: RunConfig, data_root, device: torch.device, graphs: bool = True, tf32: bool = False,

@@ -10,8 +10,8 @@ import torch
 
 from helpers import graphs
 from helpers.experiment import RunConfig, run
-from helpers.graphs import GraphedSteps, StepPath, conform_optimizer, eager_capture, step_path
-from helpers.preparation import prepare_run
+from helpers.graphs import GraphedSteps, StepPath, eager_capture, step_path
+from helpers.preparation import conform_optimizer, prepare_run
 from helpers.profiles import settings
 from helpers.errors import UserError
 from helpers.training import fuses, make_optimizer, train_one_epoch
