@@ -38,12 +38,13 @@ from .course import COURSE_GPU
 from .data import OFFICIAL_SIZES
 from .models import build_model
 from .profiles import PROFILES
+from .runconfig import RunConfig
 
 # fp32 FLOP/s without tensor cores and threads resident at once (SMs x threads per SM), by a part of the device
 # name (vendor figures); the first match counts.
 GPUS = (("H100 PCIe", 51.2e12, 114 * 2048), ("H100 NVL", 60.0e12, 132 * 2048), ("H100", 66.9e12, 132 * 2048),
         ("H200", 66.9e12, 132 * 2048), ("A100", 19.5e12, 108 * 2048), ("RTX 2080 Ti", 13.4e12, 68 * 1024))
-TRAINED_BATCH = 64  # the template's batch size (RunConfig's default): the batches a run as trained steps on
+TRAINED_BATCH = RunConfig.batch_size  # the template's batch size: the batches a run as trained steps on
 ASSUMED_EFFICIENCY = 1 / 3    # the fraction of the fp32 peak the CNN reaches, where its toggles give no figure
 # Assumed, not measured (no course node at hand): a 2017 Zen 1 core at 2.9 GHz boost against the 2023-25 server
 # cores that measure (3.7-3.8 GHz boost; 1.4-1.7x the work per clock by published single-thread scores). The cores
@@ -56,6 +57,11 @@ TF32, EAGER, FOREACH = "TF32 allowed", "eager steps", "multi-tensor step"
 def batch_variant(batch_size: int) -> str:
     """The toggle's name for the CNN trained at another batch size."""
     return f"batch {batch_size}"
+
+
+def variant_batch(name: str) -> int | None:
+    """The batch size of a toggle named by batch_variant (None for another toggle)."""
+    return int(name.split()[1]) if name.startswith("batch ") else None
 
 
 CALIBRATIONS = Path(__file__).parent / "calibrations"  # the measurements EPOCH_SECONDS comes from (JSON, calibrate's)
@@ -131,7 +137,7 @@ def efficiency(rows: list[dict], toggled: list[dict], device_name: str) -> tuple
     if variant[TF32] >= 0.9 * t:
         return None
     timed = {TRAINED_BATCH: t}
-    timed.update((int(name.split()[1]), seconds) for name, seconds in variant.items() if name.startswith("batch "))
+    timed.update((variant_batch(name), seconds) for name, seconds in variant.items() if variant_batch(name))
     batch = min(timed, key=lambda n: abs(math.log(n / course_fill_batch(device_name))))
     return min(1.0, 3 * forward_flops("cnn", "cifar10") * cnn["images"][0] / (timed[batch] * peak)), batch
 
